@@ -1,0 +1,65 @@
+# Red Door — the two commands a newcomer needs are `make run` and `make test`.
+# Both set up everything that is missing first (system packages, a venv, the project).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-packages
+# Debian packages the project needs at run time and in tests:
+#  softhsm2 (practice HSM), opensc (pkcs11-tool, independent token listing in tests),
+#  poppler-utils (pdftotext/pdftoppm for receipt and report tests), Qt offscreen libraries,
+#  DejaVu fonts (embedded in every PDF), cups-client (lp for printing).
+APT_PACKAGES := softhsm2 opensc poppler-utils libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
+	libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core cups-client
+SCREENSHOT_PACKAGES := xvfb imagemagick xauth
+
+.PHONY: run test test-fast lint bench screenshots setup system-packages clean
+
+setup: $(STAMP)
+
+system-packages: $(SYSTEM_STAMP)
+
+$(SYSTEM_STAMP):
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: need root to install:$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP): pyproject.toml $(SYSTEM_STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: setup
+	$(BIN)/reddoor
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check app ceremony custody tests
+	$(BIN)/ruff format --check app ceremony custody tests
+	$(BIN)/mypy ceremony custody
+
+bench: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks.run
+
+screenshots: setup
+	@for p in $(SCREENSHOT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
+	  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $(SCREENSHOT_PACKAGES) >/dev/null); done
+	$(BIN)/python -m tests.screenshots
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,102 @@
+"""The `reddoor` command line. Headless: importing this never imports PySide6.
+
+Each command group lives in `app/commands/<group>.py` with a `register(subparsers, common)`
+function. Errors from the cores are `RedDoorError`s: one line on stderr, the error's exit code.
+Anything else is a bug: one line naming the log file, exit 70, and no traceback on the terminal
+(tracebacks can carry secrets in local variables; the log handler strips them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from custody import __version__
+from custody.errors import RedDoorError
+
+log = logging.getLogger(__name__)
+
+COMMAND_MODULES = (
+    "app.commands.pad_commands",
+    "app.commands.frame_commands",
+    "app.commands.demo",
+)
+
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one clear line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="facility home directory (default: $REDDOOR_HOME)",
+    )
+    parser = _Parser(
+        prog="reddoor",
+        description=(
+            "Red Door: one-time-pad key ceremonies, pad custody and an OTP-encrypted Zenoh "
+            "link. With no command, opens the desktop application."
+        ),
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"reddoor {__version__}")
+    parser.add_argument("--kiosk", action="store_true", help="run the application locked down")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def configure_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="reddoor: %(levelname)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    if args.home is None and os.environ.get("REDDOOR_HOME"):
+        args.home = Path(os.environ["REDDOOR_HOME"])
+    if not getattr(args, "handler", None):
+        from app.launch import launch_gui  # imports PySide6 only here
+
+        return launch_gui(args)
+    try:
+        return int(args.handler(args) or 0)
+    except RedDoorError as exc:
+        print(f"reddoor: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reddoor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:
+        # A bug. Name the type only: exception text can carry data we do not control.
+        print(
+            f"reddoor: internal error ({type(exc).__name__}); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

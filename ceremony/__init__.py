@@ -1,0 +1,1 @@
+"""Red Door ceremony core: entropy sources, health tests, the two-person ceremony. Qt-free."""

@@ -1,0 +1,58 @@
+"""Durable, atomic file replacement: write, fsync, atomic rename, directory fsync.
+
+After `write_atomic` returns, a crash or power loss leaves either the old or the new content at
+`path`, never a mix, and the new content survives a power loss once the call has returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+
+from custody.errors import StorageError
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe(exc: OSError, path: Path) -> str:
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the medium holding {path}"
+    if exc.errno == errno.EROFS:
+        return f"the medium holding {path} is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied writing {path}"
+    return f"cannot write {path}: {exc.strerror or exc}"
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` durably. Raises StorageError with a clear message."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fsync_directory(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise StorageError(_describe(exc, path)) from None
+
+
+def storage_error(exc: OSError, path: Path) -> StorageError:
+    """Translate an OSError from a write to `path` into a user-facing StorageError."""
+    return StorageError(_describe(exc, path))

@@ -1,0 +1,67 @@
+"""Practice pads: OS CSPRNG bytes, marked PRACTICE, written as a workstation and a facility copy.
+
+A practice pad lets the frame layer and the link run end to end before a ceremony and an HSM
+exist. It is never a production pad: its manifest says PRACTICE and a production home refuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from custody import pad_manifest
+from custody.durable_file import storage_error
+from custody.errors import UsageError
+from custody.pad_manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side
+from custody.pad_store import PAD_NAME, write_pad_dir
+
+WORKSTATION_DIR = "workstation"
+FACILITY_DIR = "facility"
+
+
+def make_practice_pad(
+    out: Path, size: int, *, split: str = "1:3", chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Manifest:
+    """Create OUT/workstation and OUT/facility. Refuses to overwrite an existing pad."""
+    pad_manifest.parse_split(split)
+    if size <= 0:
+        raise UsageError("pad size must be positive")
+    ws, fac = out / WORKSTATION_DIR, out / FACILITY_DIR
+    for d in (ws, fac):
+        if d.exists() and any(d.iterdir()):
+            raise UsageError(f"{d} already exists and is not empty; refusing to overwrite a pad")
+    ws.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pad_path = ws / PAD_NAME
+    digests = []
+    try:
+        fd = os.open(pad_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            left = size
+            while left:
+                chunk = secrets.token_bytes(min(chunk_size, left))
+                os.write(fd, chunk)
+                digests.append(hashlib.sha256(chunk).digest())
+                left -= len(chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        shutil.rmtree(ws, ignore_errors=True)
+        raise storage_error(exc, pad_path) from None
+    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    manifest = pad_manifest.build(
+        pad_path,
+        split=split,
+        ceremony_id="practice",
+        mark=Mark.PRACTICE,
+        created=created,
+        chunk_size=chunk_size,
+        chunk_digests=tuple(digests),
+    )
+    write_pad_dir(ws, manifest, Side.WORKSTATION)
+    write_pad_dir(fac, manifest, Side.FACILITY, pad_source=pad_path)
+    return manifest
