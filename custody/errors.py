@@ -67,3 +67,116 @@ class FrameRejected(RedDoorError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class HsmError(RedDoorError):
+    """The HSM (PKCS#11 module, token or key) cannot be used as asked."""
+
+    exit_code = 8
+
+
+class HsmModuleMissing(HsmError):
+    """The PKCS#11 module (shared library) cannot be loaded."""
+
+
+class HsmTokenMissing(HsmError):
+    """No token with the configured label is present."""
+
+
+class HsmPinIncorrect(HsmError):
+    """The token refused the PIN (wrong, locked or not initialised)."""
+
+
+class HsmKeyMissing(HsmError):
+    """No key with the expected label is on the token."""
+
+
+class HomeError(RedDoorError):
+    """The facility home is missing, incomplete or already initialised."""
+
+    exit_code = 9
+
+
+class LedgerError(RedDoorError):
+    """The custody ledger cannot be opened or written."""
+
+    exit_code = 9
+
+
+class LedgerKeyError(LedgerError):
+    """The ledger database did not open with the key given (wrong key, or not a ledger)."""
+
+
+class LedgerIntegrityError(LedgerError):
+    """The ledger does not verify: an event, the chain, the tree or a checkpoint is wrong."""
+
+    exit_code = 10
+
+
+class ProofError(RedDoorError):
+    """A checkpoint or proof file is malformed or does not verify."""
+
+    exit_code = 10
+
+
+class ApprovalRefused(RedDoorError):
+    """A two-officer approval was refused. `reason` is a stable machine-readable code."""
+
+    exit_code = 11
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class OfficerError(RedDoorError):
+    """An officer cannot be enrolled, found or retired as asked."""
+
+    exit_code = 11
+
+
+# -- the Zenoh link (issue 5) ---------------------------------------------------------------------
+class LinkError(RedDoorError):
+    """The OTP link cannot do what was asked (router, gateway, answer)."""
+
+    exit_code = 20
+
+
+class RouterUnreachableError(LinkError):
+    """No Zenoh router answers at the configured endpoint."""
+
+    exit_code = 21
+
+
+class GatewayDownError(LinkError):
+    """No facility gateway announces itself on the link."""
+
+    exit_code = 22
+
+
+class WrongPadError(LinkError):
+    """A gateway is up but does not serve this pad (or the copy is the wrong side)."""
+
+    exit_code = 23
+
+
+class NoAnswerError(LinkError):
+    """The facility did not answer within the configured wait."""
+
+    exit_code = 24
+
+
+class BackendError(LinkError):
+    """The AI backend failed (gateway side), or the facility reported that it failed."""
+
+    exit_code = 25
+
+
+class AnswerInterruptedError(LinkError):
+    """An answer began but stopped arriving, or the facility lost it in a restart."""
+
+    exit_code = 26
+
+
+class FacilityPadExhaustedError(PadExhaustedError):
+    """The facility sent a pad-exhausted frame: its facility→workstation region ran out."""
