@@ -102,7 +102,7 @@ def cmd_open(args: argparse.Namespace) -> int:
         import base64
 
         out = {
-            "kind": msg.kind.name.lower(),
+            "kind": msg.kind.name.lower().replace("_", "-"),
             "msg_id": msg.msg_id.hex(),
             "seq": msg.seq,
             "final": msg.final,
@@ -124,7 +124,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "version": h.version,
-                "kind": frame.Kind(h.kind).name.lower(),
+                "kind": frame.Kind(h.kind).name.lower().replace("_", "-"),
                 "direction": "w2f" if h.direction == 0 else "f2w",
                 "pad_id": h.pad_id.hex(),
                 "offset": h.offset,
