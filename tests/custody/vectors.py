@@ -1,0 +1,93 @@
+"""Test vectors for docs/pad-format.md and docs/protocol.md.
+
+`python -m tests.custody.vectors` prints them; tests/custody/test_doc_vectors.py checks that the
+docs carry exactly these values. Everything here is deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from custody import frame, pad_id
+from custody.frame import Kind
+from custody.pad_manifest import Mark, Side, build
+from custody.pad_store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_dir
+
+PAD_SIZE = 65536
+PAD_ID = bytes.fromhex("00112233445566778899aabbccddeeff")
+MSG_ID = bytes([1]) * 16
+
+
+def vector_pad_bytes(size: int = PAD_SIZE) -> bytes:
+    """pad = SHA-256("reddoor test pad" || u32be(0)) || SHA-256(... || u32be(1)) || ..."""
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += hashlib.sha256(b"reddoor test pad" + i.to_bytes(4, "big")).digest()
+        i += 1
+    return bytes(out[:size])
+
+
+def compute() -> dict[str, str]:
+    v: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        raw = base / "raw.bin"
+        raw.write_bytes(vector_pad_bytes())
+        m = build(
+            raw,
+            split="1:3",
+            ceremony_id="vector",
+            mark=Mark.PRACTICE,
+            created="2026-11-23T00:00:00Z",
+            chunk_size=16384,
+            reserve=1024,
+            raw_pad_id=PAD_ID,
+        )
+        write_pad_dir(base / "ws", m, Side.WORKSTATION, pad_source=raw)
+        write_pad_dir(base / "fac", m, Side.FACILITY, pad_source=raw)
+        v["pad-id-display"] = pad_id.display(PAD_ID)
+        v["pad-first-64-bytes"] = vector_pad_bytes(64).hex()
+        v["manifest"] = m.to_bytes().decode().strip()
+        v["manifest-sha256"] = m.sha256.hex()
+        v["merkle-root"] = m.merkle_root.hex()
+        v["journal-initial-workstation"] = (base / "ws" / JOURNAL_NAME).read_text().strip()
+        old = os.environ.get("REDDOOR_STATE_DIR")
+        os.environ["REDDOOR_STATE_DIR"] = str(base / "state")
+        try:
+            ws = open_pad_dir(base / "ws", use_witness=False)
+            fac = open_pad_dir(base / "fac", use_witness=False)
+            q = frame.seal(ws, Kind.QUERY, b"Is this pad used once?", msg_id=MSG_ID)
+            a = frame.seal(fac, Kind.ANSWER_CHUNK, b"Yes, once.", msg_id=MSG_ID, seq=0, final=False)
+            c = frame.seal(ws, Kind.COVER, b"", conceal=True, body_len=256)
+            z = frame.seal(ws, Kind.QUERY, b"compress me " * 20, msg_id=MSG_ID, compress=True)
+            v["frame-query"] = q.hex()
+            v["frame-answer-chunk"] = a.hex()
+            v["frame-cover-concealed"] = c.hex()
+            v["frame-query-compressed"] = z.hex()
+            for name, f, copy in (
+                ("query", q, fac),
+                ("answer-chunk", a, ws),
+                ("cover-concealed", c, fac),
+                ("query-compressed", z, fac),
+            ):
+                msg = frame.open_frame(copy, f)
+                v[f"plaintext-{name}"] = msg.payload.hex()
+            ws.close()
+            fac.close()
+            v["journal-workstation-after"] = (base / "ws" / JOURNAL_NAME).read_text().strip()
+        finally:
+            if old is None:
+                os.environ.pop("REDDOOR_STATE_DIR", None)
+            else:
+                os.environ["REDDOOR_STATE_DIR"] = old
+        assert (base / "ws" / PAD_NAME).exists()
+    return v
+
+
+if __name__ == "__main__":
+    for name, value in compute().items():
+        print(f"```vector:{name}\n{value}\n```\n")
