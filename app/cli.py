@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "app.commands.pad_commands",
     "app.commands.frame_commands",
     "app.commands.demo",
+    "app.commands.ledger_commands",
 )
 
 EXIT_INTERNAL = 70

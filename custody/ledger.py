@@ -355,7 +355,7 @@ class Ledger:
             },
             actors=officers,
         )
-        log.warning("approval refused for %s: %s", request.type, reason)
+        log.info("approval refused for %s: %s", request.type, reason)
         return ApprovalRefused(reason, message)
 
     def append_approved(

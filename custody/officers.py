@@ -249,7 +249,10 @@ def collect(
     names = [n for n, _ in approvers]
     if len(approvers) != 2:
         raise ledger.record_refusal(
-            request, "two_officers_needed", names, "this operation needs exactly two officers"
+            request,
+            "two_officers_needed",
+            names,
+            "this operation needs exactly two approving officers",
         )
     if names[0] == names[1]:
         raise ledger.record_refusal(
