@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ceremony.errors import EntropyPolicyError, EntropySourceError
+from custody.errors import RedDoorError
 
 log = logging.getLogger(__name__)
 
@@ -263,35 +264,46 @@ class RandomGenerator(Protocol):
 
 class Pkcs11Source(EntropySource):
     """A PKCS#11 token's RNG (C_GenerateRandom), through any object with
-    ``generate_random(nbytes) -> bytes`` (custody's HSM vault serialises the calls).
+    ``generate_random(nbytes) -> bytes`` or any callable ``(nbytes) -> bytes`` (such as the HSM
+    vault's bound ``random`` method, which serialises the PKCS#11 calls).
 
-    A software token (SoftHSM) draws on the OS CSPRNG, so it is placed in the OS domain and not
-    counted as hardware; pass ``software_token`` explicitly when the model name does not say.
+    ``Pkcs11Source(vault.random, **token_info.to_dict())`` records label, model, manufacturer,
+    serial and module. A software token (SoftHSM) draws on the OS CSPRNG, so it is placed in the
+    OS domain and not counted as hardware; pass ``software_token`` explicitly when the model and
+    manufacturer do not say.
     """
 
     kind = "pkcs11"
 
     def __init__(
         self,
-        generator: RandomGenerator,
+        generator: RandomGenerator | Callable[[int], bytes],
         *,
         model: str,
         serial: str,
         label: str,
         manufacturer: str = "",
+        module: str = "",
         software_token: bool | None = None,
         max_request: int = 1 << 20,
     ) -> None:
         if software_token is None:
-            software_token = "softhsm" in f"{model} {manufacturer}".lower()
+            software_token = "softhsm" in f"{model} {manufacturer} {module}".lower()
         self.software_token = software_token
         self.hardware = not software_token
         domain = OS_DOMAIN if software_token else f"pkcs11:{model}:{serial}"
         super().__init__(f"pkcs11:{label}", domain)
-        self._generator = generator
+        if hasattr(generator, "generate_random"):
+            self._generate: Callable[[int], bytes] = generator.generate_random
+        elif callable(generator):
+            self._generate = generator
+        else:
+            raise TypeError("generator needs generate_random(nbytes) or to be callable")
         self._meta = {"model": model, "serial": serial, "label": label}
         if manufacturer:
             self._meta["manufacturer"] = manufacturer
+        if module:
+            self._meta["module"] = module
         self.max_request = max_request
 
     def readinto(self, buffer: memoryview) -> None:
@@ -300,8 +312,10 @@ class Pkcs11Source(EntropySource):
         while pos < len(view):
             want = min(self.max_request, len(view) - pos)
             try:
-                chunk = self._generator.generate_random(want)
-            except Exception as exc:  # a vendor module's errors, reported as one line
+                chunk = self._generate(want)
+            except RedDoorError as exc:  # already a one-line, secret-free message
+                raise EntropySourceError(f"token {self._meta['label']} RNG failed: {exc}") from None
+            except Exception as exc:  # a vendor module's errors: the type only
                 raise EntropySourceError(
                     f"token {self._meta['label']} RNG failed: {type(exc).__name__}"
                 ) from None

@@ -253,3 +253,39 @@ def test_dependent_sources_refused_in_production():
 def test_no_source_refused():
     with pytest.raises(EntropyPolicyError, match="no entropy source"):
         check_source_policy([], practice=True)
+
+
+def test_pkcs11_accepts_a_bound_random_method_and_token_info():
+    info = {
+        "label": "facility",
+        "model": "SoftHSM v2",
+        "manufacturer": "SoftHSM project",
+        "serial": "5b3c",
+        "module": "/usr/lib/softhsm/libsofthsm2.so",
+    }
+    src = Pkcs11Source(FakeToken().generate_random, **info)
+    assert len(src.read(100)) == 100
+    assert src.software_token and src.identity()["module"] == info["module"]
+
+
+def test_pkcs11_reddoor_errors_keep_their_message():
+    from custody.errors import RedDoorError
+
+    def failing(nbytes: int) -> bytes:
+        raise RedDoorError("the HSM is not connected")
+
+    src = Pkcs11Source(failing, model="Luna", serial="1", label="vault")
+    with pytest.raises(EntropySourceError, match="vault RNG failed: the HSM is not connected"):
+        src.read(1)
+
+
+def test_ceremony_entropy_modules_stay_qt_free():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ceremony.entropy_sources, ceremony.health_tests, ceremony.mixer, "
+        "ceremony.pad_statistics, ceremony.sizing, ceremony.errors; "
+        "assert 'PySide6' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
