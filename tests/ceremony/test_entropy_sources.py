@@ -96,6 +96,18 @@ def test_permission_denied_is_clear(tmp_path):
         DeviceSource(fifo)
 
 
+def test_permission_denied_on_open_is_one_line(monkeypatch):
+    import ceremony.entropy_sources as es
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(es.os, "open", denied)
+    with pytest.raises(EntropySourceError) as info:
+        DeviceSource("/dev/urandom")
+    assert str(info.value) == "permission denied reading /dev/urandom"
+
+
 def test_hwrng_permission_message_says_root_only():
     from ceremony.entropy_sources import _permission_message
 

@@ -172,3 +172,29 @@ def test_result_is_plain_json():
     result = generate([OsSource()], 10_000, Collect(), practice=True)
     text = json.dumps(result.to_dict())
     assert json.loads(text)["size"] == 10_000
+
+
+def test_fifo_hardware_source_xor_os_in_production(tmp_path):
+    import os
+    import threading
+
+    from ceremony.entropy_sources import DeviceSource
+
+    fifo = tmp_path / "qrng.fifo"
+    os.mkfifo(fifo)
+    size = 500_000
+
+    def writer() -> None:
+        with open(fifo, "wb") as f:
+            f.write(os.urandom(STARTUP_SAMPLES + size))
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    with DeviceSource(fifo, name="qrng") as qrng:
+        out = Collect()
+        result = generate([qrng, OsSource()], size, out, practice=False)
+    t.join(5)
+    assert len(out.data) == size
+    assert result.mixing["hardware_sources"] == ["qrng"]
+    assert result.sources[0]["kind"] == "fifo"
+    assert result.statistics["consistent_with_uniform"]
