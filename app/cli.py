@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "app.commands.frame_commands",
     "app.commands.demo",
     "app.commands.ledger_commands",
+    "app.commands.link_commands",
 )
 
 EXIT_INTERNAL = 70

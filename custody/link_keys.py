@@ -4,6 +4,7 @@
     reddoor/v1/pad/<pad id, 32 lower-case hex>/f2w     answers   (facility → workstation)
     reddoor/v1/gateway/<name>/alive                    liveliness token of a running gateway
     reddoor/v1/gateway/<name>/pad/<pad id hex>         liveliness token per pad it serves
+    reddoor/v1/gateway/<name>/pad/<pad id hex>/floor/<n>  hint: lowest w2f offset it accepts
 
 User input never becomes a wildcard or an extra chunk: pad ids are rendered from their 16 raw
 bytes, and gateway names must match a small alphabet that contains none of Zenoh's special
@@ -66,6 +67,18 @@ def gateway_alive_key(name: str) -> str:
 
 def gateway_pad_key(name: str, pad_id: bytes) -> str:
     return f"{PREFIX}/gateway/{check_gateway_name(name)}/pad/{pad_hex(pad_id)}"
+
+
+def gateway_floor_key(name: str, pad_id: bytes, floor: int) -> str:
+    """Liveliness hint: the gateway accepts this pad's questions only at or above `floor`."""
+    return f"{gateway_pad_key(name, pad_id)}/floor/{int(floor)}"
+
+
+def floor_of(key: str) -> int | None:
+    parts = key.split("/")
+    if len(parts) >= 2 and parts[-2] == "floor" and parts[-1].isdigit():
+        return int(parts[-1])
+    return None
 
 
 def any_gateway_pad_key(pad_id: bytes) -> str:

@@ -15,6 +15,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -226,13 +227,11 @@ class Transport:
             return
         self._closed = True
         for pub in self._publishers.values():
-            try:
+            with contextlib.suppress(zenoh.ZError):
                 pub.undeclare()
-            except zenoh.ZError:
-                pass
         self._publishers.clear()
         try:
-            self._session.close()
+            self._session.close()  # type: ignore[no-untyped-call]
         except zenoh.ZError as exc:
             log.debug("closing the Zenoh session: %s", type(exc).__name__)
 

@@ -1,0 +1,210 @@
+"""`reddoor router`, `reddoor gateway`, `reddoor ask`: the OTP link from the shell (headless)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from custody.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+
+def _tls_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("TLS (endpoints tls/HOST:PORT)")
+    g.add_argument("--tls-root-ca", type=Path, help="CA certificate (PEM) to trust")
+    g.add_argument("--tls-cert", type=Path, help="this node's certificate (PEM)")
+    g.add_argument("--tls-key", type=Path, help="this node's private key (PEM)")
+    g.add_argument("--mtls", action="store_true", help="mutual TLS (needed on clients too)")
+
+
+def _tls(args: argparse.Namespace) -> Any:
+    from custody.zenoh_transport import TlsSettings
+
+    if not (args.tls_root_ca or args.tls_cert or args.tls_key or args.mtls):
+        return None
+    return TlsSettings(args.tls_root_ca, args.tls_cert, args.tls_key, args.mtls)
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    r = sub.add_parser(
+        "router",
+        parents=[common],
+        help="run a Zenoh router for the link",
+        description="An embedded Zenoh session in router mode (multicast scouting off). "
+        "Runs until interrupted.",
+    )
+    r.add_argument("--listen", default="tcp/127.0.0.1:7447", help="endpoint to listen on")
+    r.add_argument("--connect", default=None, help="another router to join (optional)")
+    _tls_args(r)
+    r.set_defaults(handler=cmd_router)
+
+    g = sub.add_parser(
+        "gateway",
+        parents=[common],
+        help="run the facility gateway (headless)",
+        description="Serve every facility pad copy in --pads: open authenticated queries, ask the "
+        "AI backend, stream encrypted answers back. With no --connect it is itself the router, "
+        "listening on --listen.",
+    )
+    g.add_argument("--pads", type=Path, required=True, help="directory of facility copies")
+    g.add_argument("--connect", default=None, help="router endpoint (default: embedded router)")
+    g.add_argument("--listen", default=None, help="listen endpoint of the embedded router")
+    g.add_argument("--backend", choices=["echo", "openai"], default="echo")
+    g.add_argument("--openai-url", default=None, help="base URL of an OpenAI-compatible server")
+    g.add_argument("--model", default=None, help="model name for the openai backend")
+    g.add_argument("--backend-timeout", type=float, default=120.0)
+    g.add_argument("--echo-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    g.add_argument("--echo-piece", type=int, default=4096, help=argparse.SUPPRESS)
+    g.add_argument("--chunk-bytes", type=int, default=4096, help=argparse.SUPPRESS)
+    g.add_argument("--name", default="facility", help="gateway name (liveliness token)")
+    g.add_argument("--chronicle", type=Path, default=None, help="JSONL chronicle file")
+    g.add_argument("--workers", type=int, default=8, help="backend worker threads")
+    _tls_args(g)
+    g.set_defaults(handler=cmd_gateway)
+
+    a = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="ask the facility's AI over the OTP link",
+        description="Encrypt the question with the workstation copy, send it, and stream the "
+        "answer to stdout as each frame is authenticated. QUESTION '-' reads stdin.",
+    )
+    a.add_argument("question", help="the question, or - for stdin")
+    a.add_argument("--pad", type=Path, required=True, help="workstation pad copy directory")
+    a.add_argument("--connect", default="tcp/127.0.0.1:7447", help="router endpoint")
+    a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
+    a.add_argument("--retransmit", type=float, default=1.0, help="retransmit interval, s")
+    a.add_argument("--classification", default=None, help="classification label to record")
+    a.add_argument(
+        "--no-presence-check",
+        action="store_true",
+        help="send without checking the gateway's liveliness (one-way links)",
+    )
+    a.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    _tls_args(a)
+    a.set_defaults(handler=cmd_ask)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def cmd_router(args: argparse.Namespace) -> int:
+    from custody.zenoh_transport import LinkConfig, Transport, check_endpoint
+
+    cfg = LinkConfig(
+        mode="router",
+        listen=(check_endpoint(args.listen),),
+        connect=(check_endpoint(args.connect),) if args.connect else (),
+        tls=_tls(args),
+    )
+    with Transport(cfg):
+        print(f"reddoor: router listening on {args.listen}", file=sys.stderr, flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from custody.ai_backends import make_backend
+    from custody.gateway import DirectoryPadProvider, Gateway
+    from custody.link_chronicle import Chronicle, JsonlChronicleSink
+    from custody.zenoh_transport import LinkConfig, Transport
+
+    backend = make_backend(
+        args.backend,
+        url=args.openai_url,
+        model=args.model,
+        timeout=args.backend_timeout,
+        echo_delay=args.echo_delay,
+    )
+    if args.backend == "echo" and hasattr(backend, "piece"):
+        backend.piece = max(1, args.echo_piece)
+    provider = DirectoryPadProvider(args.pads)
+    chronicle = Chronicle(JsonlChronicleSink(args.chronicle)) if args.chronicle else None
+    cfg = LinkConfig.for_endpoint(args.connect, listen=args.listen, tls=_tls(args))
+    with Transport(cfg) as transport:
+        gw = Gateway(
+            transport,
+            provider,
+            backend,
+            name=args.name,
+            chronicle=chronicle,
+            backend_workers=max(1, args.workers),
+            chunk_bytes=args.chunk_bytes,
+        )
+        gw.start()
+        print(
+            f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on {cfg.describe()} "
+            f"with the {backend.name} backend",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            _wait_for_signal()
+        finally:
+            gw.stop()
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from custody.pad_store import open_pad_dir
+    from custody.workstation_client import WorkstationClient
+    from custody.zenoh_transport import LinkConfig, Transport
+
+    question = sys.stdin.read() if args.question == "-" else args.question
+    if not question.strip():
+        raise UsageError("the question is empty")
+    cfg = LinkConfig.for_endpoint(args.connect, tls=_tls(args))
+    with open_pad_dir(args.pad) as copy, Transport(cfg) as transport:
+        client = WorkstationClient(
+            copy,
+            transport,
+            retransmit_interval=args.retransmit,
+            answer_timeout=args.timeout,
+            require_gateway=not args.no_presence_check,
+        )
+        try:
+            for qid in client.discard_interrupted():
+                print(
+                    f"reddoor: note: an earlier query ({qid[:8]}) was interrupted before its "
+                    "answer ended; that answer cannot be shown again (its pad stays consumed)",
+                    file=sys.stderr,
+                )
+
+            def show(piece: str) -> None:
+                if not args.json:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+
+            answer = client.ask(question, show, classification=args.classification)
+        finally:
+            client.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "query_id": answer.query_id,
+                    "answer": answer.text,
+                    "query_frames": answer.query_frames,
+                    "answer_frames": answer.answer_frames,
+                    "retransmissions": answer.retransmissions,
+                    "w2f_pad_bytes": answer.w2f_bytes,
+                    "f2w_pad_bytes": answer.f2w_bytes,
+                },
+                sort_keys=True,
+            )
+        )
+    elif answer.text and not answer.text.endswith("\n"):
+        sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,527 @@
+"""The facility gateway: headless, serves many pads, answers OTP-encrypted queries.
+
+Threads and locks:
+
+* Zenoh callbacks only put `(pad, frame bytes)` on a bounded queue (full: the frame is dropped
+  and counted; the workstation retransmits it).
+* `frame_workers` threads open frames; `backend_workers` threads run backend calls and seal the
+  answer. A `PadCopy` is not thread-safe: each pad has one lock, held only for a seal or an open,
+  never across a backend call, so a slow model never holds up another pad or the queue.
+* A retransmitted query is refused by the pad layer as a replay; its SHA-256 finds the answer
+  frames already sent, which are published again, byte for byte (the answer cache is on disk, so
+  this survives a gateway restart; an answer cut off by a restart is closed with an ERROR frame).
+
+Answers: backend text is coalesced into ANSWER_CHUNK frames (flushed at `chunk_bytes` or after
+`flush_interval` since the last frame), closed by ANSWER_END carrying the remainder. Each frame is
+budgeted against the facility→workstation region; when the next one would not leave room for the
+end frame, the gateway sends what fits and then a PAD_EXHAUSTED frame from the region's reserve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from custody import frame, link_keys, link_messages
+from custody.ai_backends import Backend
+from custody.errors import (
+    BackendError,
+    FrameRejected,
+    PadExhaustedError,
+    PadFormatError,
+    RedDoorError,
+    UsageError,
+)
+from custody.link_chronicle import Chronicle, QueryRecord
+from custody.pad_manifest import Direction, Side
+from custody.pad_store import MANIFEST_NAME, PadCopy, default_state_dir, open_pad_dir, read_manifest
+from custody.zenoh_transport import Subscription, Transport
+
+log = logging.getLogger(__name__)
+
+MAX_SKIP = 4 << 20  # at most this many pad bytes are skipped on a peer's word
+END_COST = frame.KEY_LEN + frame.BUCKETS[0]  # the smallest frame: room kept for ANSWER_END
+
+
+# -- where facility pad copies come from ----------------------------------------------------------
+class PadProvider(Protocol):
+    """Facility copies by pad id. The HSM vault will implement this too."""
+
+    def pad_ids(self) -> Sequence[bytes]: ...
+    def open(self, pad_id: bytes) -> PadCopy: ...
+
+
+class DirectoryPadProvider:
+    """A directory holding one facility copy per subdirectory (or itself one copy)."""
+
+    def __init__(self, root: Path, *, state_dir: Path | None = None) -> None:
+        if not root.is_dir():
+            raise UsageError(f"--pads {root} is not a directory")
+        self.state_dir = state_dir
+        dirs = (
+            [root]
+            if (root / MANIFEST_NAME).exists()
+            else sorted(d for d in root.iterdir() if (d / MANIFEST_NAME).exists())
+        )
+        self._dirs: dict[bytes, Path] = {}
+        for d in dirs:
+            self._dirs[read_manifest(d).pad_id] = d
+        if not self._dirs:
+            raise UsageError(f"--pads {root} holds no pad copies (no */{MANIFEST_NAME})")
+
+    def pad_ids(self) -> Sequence[bytes]:
+        return list(self._dirs)
+
+    def open(self, pad_id: bytes) -> PadCopy:
+        copy = open_pad_dir(self._dirs[pad_id], state_dir=self.state_dir)
+        if copy.side is not Side.FACILITY:
+            copy.abandon()
+            raise PadFormatError(
+                f"{self._dirs[pad_id]} is a workstation copy; the gateway needs facility copies"
+            )
+        return copy
+
+
+# -- the answer cache (ciphertext only: what was already on the wire) -----------------------------
+class AnswerCache:
+    """Answer frames by query, and query-frame digests → query id. Files, no fsync needed:
+    losing it only loses a retransmission, never pad safety."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+
+    def _pad_dir(self, pad_id: bytes) -> Path:
+        d = self.dir / pad_id.hex()
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return d
+
+    def register(self, pad_id: bytes, digest: bytes, query_id: bytes) -> None:
+        (self._pad_dir(pad_id) / f"d-{digest.hex()}").write_text(query_id.hex())
+
+    def lookup(self, pad_id: bytes, digest: bytes) -> bytes | None:
+        try:
+            return bytes.fromhex((self.dir / pad_id.hex() / f"d-{digest.hex()}").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def append(self, pad_id: bytes, query_id: bytes, data: bytes, *, end: bool = False) -> None:
+        rec = struct.pack(">cI", b"E" if end else b"F", len(data)) + data
+        with open(self._pad_dir(pad_id) / f"q-{query_id.hex()}", "ab") as fh:
+            fh.write(rec)
+
+    def frames(self, pad_id: bytes, query_id: bytes) -> tuple[list[bytes], bool]:
+        """(frames sent so far, whether the answer was closed)."""
+        try:
+            data = (self.dir / pad_id.hex() / f"q-{query_id.hex()}").read_bytes()
+        except OSError:
+            return [], False
+        out, pos, ended = [], 0, False
+        while pos + 5 <= len(data):
+            kind, n = struct.unpack_from(">cI", data, pos)
+            if pos + 5 + n > len(data):
+                break  # torn tail after a kill
+            out.append(data[pos + 5 : pos + 5 + n])
+            ended = ended or kind == b"E"
+            pos += 5 + n
+        return out, ended
+
+
+@dataclass
+class _Lane:
+    """One served pad."""
+
+    pad_id: bytes
+    copy: PadCopy
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    suspended: bool = False
+    subs: list[Subscription] = field(default_factory=list)
+    fragments: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
+    totals: dict[bytes, int] = field(default_factory=dict)
+    records: dict[bytes, QueryRecord] = field(default_factory=dict)
+    last_resend: dict[bytes, float] = field(default_factory=dict)
+
+
+class _Exhausted(Exception):
+    pass
+
+
+class Gateway:
+    def __init__(
+        self,
+        transport: Transport,
+        provider: PadProvider,
+        backend: Backend,
+        *,
+        name: str = "facility",
+        chronicle: Chronicle | None = None,
+        state_dir: Path | None = None,
+        frame_workers: int = 2,
+        backend_workers: int = 8,
+        queue_size: int = 4096,
+        chunk_bytes: int = 4096,
+        flush_interval: float = 0.05,
+        resend_min_interval: float = 0.2,
+    ) -> None:
+        self.transport = transport
+        self.provider = provider
+        self.backend = backend
+        self.name = link_keys.check_gateway_name(name)
+        self.chronicle = chronicle
+        state = state_dir or default_state_dir()
+        self.cache = AnswerCache(state / "gateway" / self.name / "answers")
+        self.chunk_bytes = min(chunk_bytes, frame.MAX_PAYLOAD)
+        self.flush_interval = flush_interval
+        self.resend_min_interval = resend_min_interval
+        self.stats: Counter[str] = Counter()
+        self._lanes: dict[bytes, _Lane] = {}
+        self._frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=queue_size)
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=queue_size)
+        self._n_frame, self._n_backend = frame_workers, backend_workers
+        self._threads: list[threading.Thread] = []
+        self._tokens: list[Subscription] = []
+        self._active: set[tuple[bytes, bytes]] = set()
+        self._active_lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        for pad_id in self.provider.pad_ids():
+            copy = self.provider.open(pad_id)
+            self._lanes[pad_id] = _Lane(pad_id, copy)
+        for i in range(self._n_frame):
+            self._spawn(self._frame_worker, f"gw-frames-{i}")
+        for i in range(self._n_backend):
+            self._spawn(self._job_worker, f"gw-backend-{i}")
+        for lane in self._lanes.values():
+            key = link_keys.frame_key(lane.pad_id, Direction.W2F)
+            lane.subs.append(self.transport.subscribe(key, self._make_callback(lane.pad_id)))
+            lane.subs.append(
+                self.transport.declare_token(link_keys.gateway_pad_key(self.name, lane.pad_id))
+            )
+            floor = link_messages.receive_floor(lane.copy)
+            lane.subs.append(
+                self.transport.declare_token(
+                    link_keys.gateway_floor_key(self.name, lane.pad_id, floor)
+                )
+            )
+        self._tokens.append(self.transport.declare_token(link_keys.gateway_alive_key(self.name)))
+        log.info("gateway %s serving %d pads", self.name, len(self._lanes))
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    @property
+    def pads(self) -> list[bytes]:
+        return list(self._lanes)
+
+    def stop(self) -> None:
+        """Stop serving; close every pad copy (journals written exactly)."""
+        self._stopping.set()
+        for tok in self._tokens:
+            tok.close()
+        for lane in self._lanes.values():
+            for s in lane.subs:
+                s.close()
+        for _ in range(self._n_frame):
+            self._frames.put(None)
+        for _ in range(self._n_backend):
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join(timeout=10)
+        for lane in self._lanes.values():
+            with lane.lock:
+                lane.copy.close()
+        if self.chronicle is not None:
+            self.chronicle.close()
+
+    # -- suspension (issue 6: a compromised pad stops within a second) --------------------
+    def suspend_pad(self, pad_id: bytes) -> bool:
+        """Stop serving `pad_id` at once: no more frames opened or sent for it."""
+        lane = self._lanes.get(pad_id)
+        if lane is None or lane.suspended:
+            return False
+        lane.suspended = True  # checked before every open and every seal
+        for s in lane.subs:
+            s.close()
+        log.warning("pad %s suspended: no longer served", pad_id.hex())
+        return True
+
+    def watch_suspensions(self, poll: Callable[[], Iterable[bytes]], interval: float = 0.5) -> None:
+        """Call `poll()` every `interval` s (e.g. a ledger query) and suspend what it returns."""
+
+        def run() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    for pad_id in poll():
+                        self.suspend_pad(pad_id)
+                except Exception as exc:
+                    log.error("suspension poll failed (%s)", type(exc).__name__)
+
+        self._spawn(run, "gw-suspend-poll")
+
+    # -- receiving -------------------------------------------------------------------------
+    def _make_callback(self, pad_id: bytes) -> Callable[[str, bytes], None]:
+        def on_data(key: str, data: bytes) -> None:
+            try:
+                self._frames.put_nowait((pad_id, data))
+            except queue.Full:
+                self.stats["queue-full-dropped"] += 1
+
+        return on_data
+
+    def _frame_worker(self) -> None:
+        while (item := self._frames.get()) is not None:
+            try:
+                self._on_frame(*item)
+            except RedDoorError as exc:
+                log.error("frame handling failed: %s", exc.message)
+            except Exception as exc:
+                log.error("frame handling failed (%s)", type(exc).__name__)
+
+    def _job_worker(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception as exc:
+                log.error("answer job failed (%s)", type(exc).__name__)
+
+    def _on_frame(self, pad_id: bytes, data: bytes) -> None:
+        lane = self._lanes[pad_id]
+        if lane.suspended:
+            return
+        digest = hashlib.sha256(data).digest()
+        received = time.time()
+        try:
+            with lane.lock:
+                if lane.suspended:
+                    return
+                msg = frame.open_frame(lane.copy, data)
+        except FrameRejected as exc:
+            if exc.reason == "replay":
+                self._on_replay(lane, digest)
+            else:
+                self.stats[f"rejected-{exc.reason}"] += 1
+                log.warning("rejected a frame for pad %s: %s", pad_id.hex()[:8], exc.reason)
+            return
+        self.stats[f"opened-{msg.kind.name.lower()}"] += 1
+        if msg.kind is not frame.Kind.QUERY:
+            return  # COVER and PING: spent, nothing to do
+        qid = msg.msg_id
+        self.cache.register(pad_id, digest, qid)
+        rec = lane.records.get(qid)
+        if rec is None:
+            rec = lane.records[qid] = QueryRecord(
+                qid.hex(), pad_id.hex(), self.name, self.backend.name, received_at=received
+            )
+        rec.query_frames += 1
+        rec.w2f_ranges.append((msg.offset, msg.range_len))
+        parts = lane.fragments.setdefault(qid, {})
+        parts[msg.seq] = msg.payload
+        if msg.final:
+            lane.totals[qid] = msg.seq + 1
+        total = lane.totals.get(qid)
+        size = sum(len(p) for p in parts.values())
+        if size > link_messages.MAX_QUERY_BYTES:
+            self._drop_query(lane, qid)
+            log.warning("query over %d bytes dropped", link_messages.MAX_QUERY_BYTES)
+            return
+        if total is None or len(parts) < total:
+            return
+        body = b"".join(parts[i] for i in range(total))
+        self._drop_query(lane, qid, keep_record=True)
+        rec.query_bytes = len(body)
+        with self._active_lock:
+            self._active.add((pad_id, qid))
+        try:
+            self._jobs.put_nowait(lambda: self._answer(lane, qid, body, rec))
+        except queue.Full:
+            self._answer_error(lane, qid, rec, "the facility is busy; ask again shortly", 0)
+
+    def _drop_query(self, lane: _Lane, qid: bytes, keep_record: bool = False) -> None:
+        lane.fragments.pop(qid, None)
+        lane.totals.pop(qid, None)
+        if not keep_record:
+            lane.records.pop(qid, None)
+
+    def _on_replay(self, lane: _Lane, digest: bytes) -> None:
+        qid = self.cache.lookup(lane.pad_id, digest)
+        if qid is None:
+            self.stats["replay-unknown"] += 1
+            log.info("replayed frame with no cached answer dropped (pad %s)", lane.pad_id.hex()[:8])
+            return
+        now = time.monotonic()
+        if now - lane.last_resend.get(qid, 0.0) < self.resend_min_interval:
+            return  # a burst of copies of one query: one resend is enough
+        lane.last_resend[qid] = now
+        frames, ended = self.cache.frames(lane.pad_id, qid)
+        with self._active_lock:
+            active = (lane.pad_id, qid) in self._active
+        if not ended and not active:
+            # This gateway restarted mid-answer; the question's plaintext is gone with the pad
+            # bytes, so the answer cannot be finished. Close it with an error frame.
+            try:
+                err = self._seal(
+                    lane,
+                    frame.Kind.ERROR,
+                    b"restart: the facility restarted while "
+                    b"answering; the answer is incomplete; ask again",
+                    qid,
+                    len(frames),
+                )
+            except (_Exhausted, PadExhaustedError):
+                return
+            self.cache.append(lane.pad_id, qid, err, end=True)
+            frames.append(err)
+            rec = QueryRecord(
+                qid.hex(),
+                lane.pad_id.hex(),
+                self.name,
+                self.backend.name,
+                outcome="lost-in-restart",
+                finished_at=time.time(),
+            )
+            rec.f2w_ranges.append(_range(err))
+            if self.chronicle is not None:
+                self.chronicle.record_query(rec)
+        self.stats["answers-resent"] += 1
+        key = link_keys.frame_key(lane.pad_id, Direction.F2W)
+        for f in frames:
+            self.transport.publish(key, f)
+
+    # -- answering -------------------------------------------------------------------------
+    def _seal(self, lane: _Lane, kind: frame.Kind, payload: bytes, qid: bytes, seq: int) -> bytes:
+        with lane.lock:
+            if lane.suspended:
+                raise _Exhausted("suspended")
+            final = kind is not frame.Kind.ANSWER_CHUNK
+            return frame.seal(lane.copy, kind, payload, msg_id=qid, seq=seq, final=final)
+
+    def _emit(self, lane: _Lane, qid: bytes, rec: QueryRecord, data: bytes, end: bool) -> None:
+        self.cache.append(lane.pad_id, qid, data, end=end)
+        self.transport.publish(link_keys.frame_key(lane.pad_id, Direction.F2W), data)
+        rec.answer_frames += 1
+        rec.f2w_ranges.append(_range(data))
+
+    def _answer(self, lane: _Lane, qid: bytes, body: bytes, rec: QueryRecord) -> None:
+        t0 = time.monotonic()
+        seq = 0
+        buf = b""
+        last_flush = t0
+
+        def send(kind: frame.Kind, payload: bytes) -> None:
+            nonlocal seq
+            with lane.lock:
+                left = lane.copy.remaining_send()
+            need = link_messages.frame_cost(len(payload))
+            room = left - (END_COST if kind is frame.Kind.ANSWER_CHUNK else 0)
+            if need > room:
+                fit = link_messages.largest_payload(left - END_COST)
+                if fit > 0 and payload:
+                    head, _ = link_messages.split_text(payload, fit)
+                    self._emit(
+                        lane,
+                        qid,
+                        rec,
+                        self._seal(lane, frame.Kind.ANSWER_CHUNK, head, qid, seq),
+                        False,
+                    )
+                    rec.answer_bytes += len(head)
+                    seq += 1
+                raise _Exhausted
+            self._emit(
+                lane,
+                qid,
+                rec,
+                self._seal(lane, kind, payload, qid, seq),
+                kind is not frame.Kind.ANSWER_CHUNK,
+            )
+            rec.answer_bytes += len(payload)
+            seq += 1
+            if rec.first_answer_ms is None:
+                rec.first_answer_ms = round((time.monotonic() - t0) * 1000, 3)
+
+        try:
+            try:
+                q = link_messages.decode_query(body)
+            except ValueError:
+                raise BackendError("the question was malformed") from None
+            rec.classification = q.classification
+            with lane.lock:
+                skipped = link_messages.skip_send_to(lane.copy, q.f2w_floor, MAX_SKIP)
+            if skipped:
+                log.info("skipped %d f2w pad bytes up to the workstation's floor", skipped)
+            for piece in self.backend.stream(q.question, classification=q.classification):
+                if lane.suspended or self._stopping.is_set():
+                    rec.outcome = "suspended"
+                    return
+                buf += piece.encode("utf-8")
+                now = time.monotonic()
+                while len(buf) >= self.chunk_bytes or (
+                    buf and now - last_flush >= self.flush_interval
+                ):
+                    head, buf = link_messages.split_text(buf, self.chunk_bytes)
+                    send(frame.Kind.ANSWER_CHUNK, head)
+                    last_flush = now
+            while len(buf) > frame.MAX_PAYLOAD:
+                head, buf = link_messages.split_text(buf, frame.MAX_PAYLOAD)
+                send(frame.Kind.ANSWER_CHUNK, head)
+            send(frame.Kind.ANSWER_END, buf)
+            rec.outcome = "answered"
+        except BackendError as exc:
+            rec.outcome = "error"
+            log.warning("backend error for pad %s: %s", lane.pad_id.hex()[:8], exc.message)
+            while buf:
+                head, buf = link_messages.split_text(buf, self.chunk_bytes)
+                try:
+                    send(frame.Kind.ANSWER_CHUNK, head)
+                except (_Exhausted, PadExhaustedError):
+                    self._exhausted(lane, qid, rec, seq)
+                    return
+            self._answer_error(lane, qid, rec, exc.message, seq)
+        except (_Exhausted, PadExhaustedError):
+            if not lane.suspended:
+                self._exhausted(lane, qid, rec, seq)
+        finally:
+            with self._active_lock:
+                self._active.discard((lane.pad_id, qid))
+            rec.total_ms = round((time.monotonic() - t0) * 1000, 3)
+            rec.finished_at = time.time()
+            lane.records.pop(qid, None)
+            if self.chronicle is not None:
+                self.chronicle.record_query(rec)
+
+    def _answer_error(self, lane: _Lane, qid: bytes, rec: QueryRecord, text: str, seq: int) -> None:
+        rec.outcome = "error"
+        payload = text.encode("utf-8")[:1000]
+        try:
+            self._emit(lane, qid, rec, self._seal(lane, frame.Kind.ERROR, payload, qid, seq), True)
+        except (_Exhausted, PadExhaustedError):
+            self._exhausted(lane, qid, rec, seq)
+
+    def _exhausted(self, lane: _Lane, qid: bytes, rec: QueryRecord, seq: int) -> None:
+        rec.outcome = "pad-exhausted"
+        log.warning("pad %s: facility→workstation region exhausted", lane.pad_id.hex()[:8])
+        try:
+            data = self._seal(lane, frame.Kind.PAD_EXHAUSTED, b"pad exhausted", qid, seq)
+        except (_Exhausted, PadExhaustedError):
+            log.error(
+                "pad %s: no reserve left even for a pad-exhausted frame", lane.pad_id.hex()[:8]
+            )
+            return
+        self._emit(lane, qid, rec, data, True)
+
+
+def _range(data: bytes) -> tuple[int, int]:
+    h = frame.parse_header(data)
+    return h.offset, h.range_len

@@ -1,0 +1,512 @@
+"""The workstation side of the link: ask the facility's AI over OTP frames.
+
+The GUI and `reddoor ask` both use `WorkstationClient`:
+
+    client = WorkstationClient(copy, transport)
+    presence = client.presence()                 # liveliness only: spends no pad
+    answer = client.ask("question", on_chunk=print_piece, classification="SECRET")
+
+`ask` reserves and seals every fragment of the query first (the pad journal reserves durably
+before any byte is read), writes the exact frame bytes to the outbox, publishes them, and then
+retransmits THE SAME BYTES whenever the answer does not progress for `retransmit_interval`
+seconds — never a re-encryption at a used offset. The facility answers a retransmitted query by
+retransmitting its cached answer frames, so frames dropped in either direction are recovered.
+Answer text reaches `on_chunk` only after `open_frame` has authenticated its frame, in seq order.
+Duplicates (already received ranges) are dropped and logged; modified frames are rejected and
+logged. Zenoh callbacks only enqueue; all pad work happens on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import queue
+import secrets
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from custody import frame, link_keys, link_messages
+from custody.durable_file import write_atomic
+from custody.errors import (
+    AnswerInterruptedError,
+    BackendError,
+    FacilityPadExhaustedError,
+    FrameRejected,
+    GatewayDownError,
+    LinkError,
+    NoAnswerError,
+    PadExhaustedError,
+    UsageError,
+    WrongPadError,
+)
+from custody.pad_manifest import Direction, Side
+from custody.pad_store import PadCopy, default_state_dir
+from custody.zenoh_transport import Subscription, Transport
+
+log = logging.getLogger(__name__)
+
+OUTBOX_MAGIC = b"RDOUTBOX1\n"
+SECONDS_PER_DAY = 86400
+MAX_SKIP = 4 << 20  # never skip more pad than this on the word of an unauthenticated hint
+
+
+@dataclass
+class Answer:
+    query_id: str
+    text: str
+    query_frames: int
+    answer_frames: int
+    retransmissions: int
+    w2f_bytes: int  # pad bytes the question consumed
+    f2w_bytes: int  # pad bytes the answer consumed
+
+
+@dataclass(frozen=True)
+class Presence:
+    gateways: tuple[str, ...]
+    serving_pad: tuple[str, ...]
+    w2f_floor: int = 0  # the gateway's hint: lowest question offset it accepts
+
+    @property
+    def up(self) -> bool:
+        return bool(self.gateways)
+
+
+@dataclass
+class CoverCost:
+    rate: float
+    bucket: int
+    frame_bytes: int
+    bytes_per_day: int
+    days_left: float | None
+
+    def render(self) -> str:
+        days = (
+            "" if self.days_left is None else f"; this pad's questions last {self.days_left:.1f} d"
+        )
+        return (
+            f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes} pad bytes each = "
+            f"{self.bytes_per_day:,} pad bytes/day{days}"
+        )
+
+
+def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverCost:
+    """Pad bytes per day that cover traffic at `rate` frames/s in `bucket` would consume."""
+    if bucket not in frame.BUCKETS:
+        raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
+    if rate <= 0:
+        raise UsageError("cover rate must be positive")
+    per = frame.KEY_LEN + bucket
+    per_day = int(rate * SECONDS_PER_DAY * per)
+    days = None if remaining is None else remaining / per_day
+    return CoverCost(rate, bucket, per, per_day, days)
+
+
+@dataclass
+class _Pending:
+    """What ask() waits for: ordered answer frames of one query id."""
+
+    query_id: bytes
+    frames: list[bytes]
+    next_seq: int = 0
+    held: dict[int, frame.Message] = field(default_factory=dict)
+    started: bool = False
+    done: bool = False
+    f2w_bytes: int = 0
+    answer_frames: int = 0
+
+
+class Outbox:
+    """Exact frame bytes of queries not yet answered, one file per query in the state dir."""
+
+    def __init__(self, directory: Path, durable: bool = True) -> None:
+        self.dir = directory
+        self.durable = durable
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def put(self, query_id: bytes, frames: list[bytes]) -> None:
+        data = OUTBOX_MAGIC + b"".join(struct.pack(">I", len(f)) + f for f in frames)
+        path = self.dir / f"{query_id.hex()}.frames"
+        if self.durable:
+            write_atomic(path, data)
+        else:
+            path.write_bytes(data)
+
+    def remove(self, query_id: bytes) -> None:
+        (self.dir / f"{query_id.hex()}.frames").unlink(missing_ok=True)
+
+    def pending(self) -> dict[str, list[bytes]]:
+        out = {}
+        for path in sorted(self.dir.glob("*.frames")):
+            data = path.read_bytes()
+            frames, pos = [], len(OUTBOX_MAGIC)
+            if not data.startswith(OUTBOX_MAGIC):
+                continue
+            while pos + 4 <= len(data):
+                (n,) = struct.unpack_from(">I", data, pos)
+                frames.append(data[pos + 4 : pos + 4 + n])
+                pos += 4 + n
+            out[path.stem] = frames
+        return out
+
+
+class WorkstationClient:
+    def __init__(
+        self,
+        copy: PadCopy,
+        transport: Transport,
+        *,
+        state_dir: Path | None = None,
+        retransmit_interval: float = 1.0,
+        answer_timeout: float = 60.0,
+        stall_timeout: float = 120.0,
+        require_gateway: bool = True,
+        presence_timeout: float = 1.0,
+        durable_outbox: bool = True,
+    ) -> None:
+        if copy.side is not Side.WORKSTATION:
+            raise WrongPadError(
+                "this is the facility copy of the pad; the workstation needs its own copy"
+            )
+        self.copy = copy
+        self.transport = transport
+        self.pad_id = copy.manifest.pad_id
+        self.retransmit_interval = retransmit_interval
+        self.answer_timeout = answer_timeout
+        self.stall_timeout = stall_timeout
+        self.require_gateway = require_gateway
+        self.presence_timeout = presence_timeout
+        self.stats: Counter[str] = Counter()
+        state = state_dir or default_state_dir()
+        self.outbox = Outbox(state / "outbox" / self.pad_id.hex(), durable_outbox)
+        self._w2f = link_keys.frame_key(self.pad_id, Direction.W2F)
+        self._inbox: queue.Queue[bytes] = queue.Queue(maxsize=8192)
+        self._pad_lock = threading.Lock()  # PadCopy is not thread-safe (cover thread, ask)
+        self._ask_lock = threading.Lock()
+        self._alive: set[str] = set()
+        self._alive_lock = threading.Lock()
+        self._subs: list[Subscription] = [
+            transport.subscribe(link_keys.frame_key(self.pad_id, Direction.F2W), self._enqueue),
+        ]
+        self._cover: _CoverSender | None = None
+        if require_gateway:
+            self._subs.append(
+                transport.watch_liveliness(f"{link_keys.PREFIX}/gateway/**", self._on_liveliness)
+            )
+
+    # -- Zenoh threads: enqueue only -------------------------------------------------------
+    def _enqueue(self, key: str, data: bytes) -> None:
+        try:
+            self._inbox.put_nowait(data)
+        except queue.Full:
+            self.stats["inbox-full-dropped"] += 1  # recovered by retransmission
+
+    def _on_liveliness(self, key: str, alive: bool) -> None:
+        with self._alive_lock:
+            (self._alive.add if alive else self._alive.discard)(key)
+
+    # -- presence (no pad spent) -----------------------------------------------------------
+    def presence(self, timeout: float | None = None) -> Presence:
+        # Tokens arrive through the liveliness subscriber; right after the session opened it may
+        # not have its history yet, so ask directly too, for up to `timeout` seconds.
+        deadline = time.monotonic() + (timeout or self.presence_timeout)
+        while True:
+            with self._alive_lock:
+                keys = set(self._alive)
+            if any(k.endswith("/alive") for k in keys):
+                break
+            keys |= set(self.transport.alive(f"{link_keys.PREFIX}/gateway/**", 0.25))
+            if any(k.endswith("/alive") for k in keys) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        gateways = sorted(
+            {n for k in keys if k.endswith("/alive") and (n := link_keys.gateway_name_of(k))}
+        )
+        suffix = f"/pad/{self.pad_id.hex()}"
+        serving = sorted(
+            {n for k in keys if k.endswith(suffix) and (n := link_keys.gateway_name_of(k))}
+        )
+        floors = [
+            f for k in keys if f"{suffix}/floor/" in k and (f := link_keys.floor_of(k)) is not None
+        ]
+        return Presence(tuple(gateways), tuple(serving), max(floors, default=0))
+
+    def check_gateway(self) -> Presence:
+        p = self.presence()
+        if not p.up:
+            raise GatewayDownError(
+                "no facility gateway is on the link (gateway down, or the routers are not "
+                "connected); no pad was spent"
+            )
+        if not p.serving_pad:
+            raise WrongPadError(
+                f"the facility gateway ({', '.join(p.gateways)}) does not serve pad "
+                f"{self.copy.manifest.pad_id_display}: wrong pad for this facility; "
+                "no pad was spent"
+            )
+        return p
+
+    # -- asking ----------------------------------------------------------------------------
+    def query_cost(self, question: str, classification: str | None = None) -> int:
+        body = link_messages.encode_query(question, classification)
+        return sum(link_messages.frame_cost(len(p)) for p in self._parts(body))
+
+    def _parts(self, body: bytes) -> list[bytes]:
+        size = frame.MAX_PAYLOAD
+        if self._cover is not None:
+            size = self._cover.bucket - frame.INNER_LEN
+        return link_messages.split(body, size)
+
+    def ask(
+        self,
+        question: str,
+        on_chunk: Callable[[str], None] | None = None,
+        *,
+        classification: str | None = None,
+        timeout: float | None = None,
+    ) -> Answer:
+        """Send `question`, stream authenticated answer text to `on_chunk`, return the answer."""
+        with self._ask_lock:
+            if self.require_gateway:
+                floor = self.check_gateway().w2f_floor
+                if floor:
+                    with self._pad_lock:
+                        # After a gateway crash its receive window moved on; skip to it so the
+                        # question is not refused as a replay. Bounded: a hint only burns pad.
+                        skipped = link_messages.skip_send_to(self.copy, floor, MAX_SKIP)
+                    if skipped:
+                        log.info("skipped %d w2f pad bytes up to the gateway's floor", skipped)
+            with self._pad_lock:
+                f2w_floor = link_messages.receive_floor(self.copy)
+            body = link_messages.encode_query(question, classification, f2w_floor)
+            if len(body) > link_messages.MAX_QUERY_BYTES:
+                raise UsageError(f"question is larger than {link_messages.MAX_QUERY_BYTES} bytes")
+            parts = self._parts(body)
+            query_id = secrets.token_bytes(16)
+            frames = self._seal_query(query_id, parts)
+            self.outbox.put(query_id, frames)
+            pending = _Pending(query_id, frames)
+            try:
+                text = self._exchange(pending, on_chunk, timeout or self.answer_timeout)
+            finally:
+                self.outbox.remove(query_id)
+            return Answer(
+                query_id.hex(),
+                text,
+                len(frames),
+                pending.answer_frames,
+                self.stats["retransmitted-queries"],
+                sum(frame.parse_header(f).range_len for f in frames),
+                pending.f2w_bytes,
+            )
+
+    def _seal_query(self, query_id: bytes, parts: list[bytes]) -> list[bytes]:
+        need = sum(link_messages.frame_cost(len(p)) for p in parts)
+        conceal = self._cover is not None
+        bucket = self._cover.bucket if self._cover is not None else None
+        with self._pad_lock:
+            left = self.copy.remaining_send()
+            if need > left:
+                # Checked up front so that no fragment is sealed for a query that cannot go.
+                raise PadExhaustedError(
+                    f"pad exhausted: this question needs {need} pad bytes, the "
+                    f"workstation→facility region has {left} left; use a new pad"
+                )
+            return [
+                frame.seal(
+                    self.copy,
+                    frame.Kind.QUERY,
+                    part,
+                    msg_id=query_id,
+                    seq=i,
+                    final=i == len(parts) - 1,
+                    conceal=conceal,
+                    body_len=bucket,
+                )
+                for i, part in enumerate(parts)
+            ]
+
+    def _send(self, frames: list[bytes]) -> None:
+        if self._cover is not None:
+            self._cover.enqueue(frames)
+            return
+        for f in frames:
+            self.transport.publish(self._w2f, f)
+
+    def _exchange(self, p: _Pending, on_chunk: Callable[[str], None] | None, timeout: float) -> str:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pieces: list[str] = []
+
+        def deliver(payload: bytes, final: bool = False) -> None:
+            piece = decoder.decode(payload, final)
+            if piece:
+                pieces.append(piece)
+                if on_chunk is not None:
+                    on_chunk(piece)
+
+        self._send(p.frames)
+        start = last_progress = time.monotonic()
+        next_retx = start + self.retransmit_interval
+        while not p.done:
+            now = time.monotonic()
+            if not p.started and now - start >= timeout:
+                raise_no_answer(timeout)
+            if p.started and now - last_progress >= self.stall_timeout:
+                raise AnswerInterruptedError(
+                    f"the answer stopped arriving for {self.stall_timeout:g} s; what arrived was "
+                    "shown; ask again"
+                )
+            if now >= next_retx:
+                self.stats["retransmitted-queries"] += 1
+                log.info(
+                    "no progress for %.1f s: retransmitting the same query frames",
+                    self.retransmit_interval,
+                )
+                self._send(p.frames)  # the same bytes, never a new seal
+                next_retx = now + self.retransmit_interval
+            try:
+                data = self._inbox.get(timeout=max(0.0, min(next_retx, start + timeout) - now))
+            except queue.Empty:
+                continue
+            if self._handle(p, data, deliver):
+                last_progress = time.monotonic()
+                next_retx = last_progress + self.retransmit_interval
+        deliver(b"", True)
+        return "".join(pieces)
+
+    def _handle(self, p: _Pending, data: bytes, deliver: Callable[[bytes], None]) -> bool:
+        """Process one received frame; True if it advanced the answer."""
+        try:
+            with self._pad_lock:
+                msg = frame.open_frame(self.copy, data)
+        except FrameRejected as exc:
+            if exc.reason == "replay":
+                self.stats["duplicates-dropped"] += 1
+                log.debug("duplicate frame dropped (range already received)")
+            else:
+                self.stats[f"rejected-{exc.reason}"] += 1
+                log.warning("rejected a frame from the link: %s (%s)", exc.reason, exc.message)
+            return False
+        if msg.msg_id != p.query_id:
+            self.stats["stale-dropped"] += 1
+            log.info("authentic frame for an earlier query dropped (%s)", msg.kind.name)
+            return False
+        if msg.kind is frame.Kind.COVER:
+            return False
+        p.started = True
+        p.answer_frames += 1
+        p.f2w_bytes += msg.range_len
+        p.held[msg.seq] = msg
+        while p.next_seq in p.held:
+            m = p.held.pop(p.next_seq)
+            p.next_seq += 1
+            if m.kind in (frame.Kind.ANSWER_CHUNK, frame.Kind.ANSWER_END):
+                deliver(m.payload)
+            if m.kind is frame.Kind.ANSWER_END:
+                p.done = True
+            elif m.kind is frame.Kind.ERROR:
+                raise _facility_error(m.payload)
+            elif m.kind is frame.Kind.PAD_EXHAUSTED:
+                raise FacilityPadExhaustedError(
+                    "pad exhausted: the facility→workstation region of this pad has run out "
+                    "(the answer was cut off); use a new pad"
+                )
+        return True
+
+    # -- crash recovery --------------------------------------------------------------------
+    def interrupted_queries(self) -> list[str]:
+        """Query ids left in the outbox by a process that died before its answer ended."""
+        return sorted(self.outbox.pending())
+
+    def discard_interrupted(self) -> list[str]:
+        """Forget interrupted queries. Their pad ranges stay consumed (never reused)."""
+        ids = self.interrupted_queries()
+        for qid in ids:
+            self.outbox.remove(bytes.fromhex(qid))
+        return ids
+
+    # -- cover traffic ---------------------------------------------------------------------
+    def cover_cost(self, rate: float, bucket: int) -> CoverCost:
+        return cover_cost(rate, bucket, self.copy.remaining_send())
+
+    def enable_cover(self, rate: float, bucket: int = 1024) -> CoverCost:
+        """Send a concealed frame of `bucket` every 1/rate s: a COVER frame unless a query
+        fragment is waiting, so the wire shows the same size at the same rate either way."""
+        cost = self.cover_cost(rate, bucket)
+        if self._cover is None:
+            self._cover = _CoverSender(self, rate, bucket)
+        return cost
+
+    def disable_cover(self) -> None:
+        if self._cover is not None:
+            self._cover.stop()
+            self._cover = None
+
+    def close(self) -> None:
+        self.disable_cover()
+        for s in self._subs:
+            s.close()
+        self._subs.clear()
+
+
+class _CoverSender:
+    def __init__(self, client: WorkstationClient, rate: float, bucket: int) -> None:
+        self.client, self.interval, self.bucket = client, 1.0 / rate, bucket
+        self._slots: queue.Queue[bytes] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cover", daemon=True)
+        self._thread.start()
+
+    def enqueue(self, frames: list[bytes]) -> None:
+        for f in frames:
+            self._slots.put(f)
+
+    def _run(self) -> None:
+        c = self.client
+        next_at = time.monotonic()
+        while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.interval
+            try:
+                data = self._slots.get_nowait()
+            except queue.Empty:
+                try:
+                    with c._pad_lock:
+                        data = frame.seal(
+                            c.copy,
+                            frame.Kind.COVER,
+                            b"",
+                            msg_id=bytes(16),
+                            conceal=True,
+                            body_len=self.bucket,
+                        )
+                except PadExhaustedError:
+                    log.warning("cover traffic stopped: pad exhausted")
+                    return
+                c.stats["cover-sent"] += 1
+            c.transport.publish(c._w2f, data, droppable=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def raise_no_answer(timeout: float) -> None:
+    raise NoAnswerError(
+        f"no answer from the facility within {timeout:g} s (the question was sent and "
+        "retransmitted; its pad bytes stay consumed)"
+    )
+
+
+def _facility_error(payload: bytes) -> LinkError:
+    text = payload.decode("utf-8", "replace")[:300].replace("\n", " ")
+    if text.startswith("restart:"):
+        return AnswerInterruptedError(f"the facility reports: {text[8:].strip()}")
+    return BackendError(f"the facility reports: {text}")
+
+
+__all__ = ["Answer", "CoverCost", "Presence", "WorkstationClient", "cover_cost"]
