@@ -92,6 +92,39 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     a.set_defaults(handler=cmd_ask)
 
 
+def register_pad_actions(psub: Any, common: argparse.ArgumentParser) -> None:
+    """`reddoor pad export-consumption`, hooked into the `pad` group by pad_commands."""
+    ex = psub.add_parser(
+        "export-consumption",
+        parents=[common],
+        help="export the consumed pad ranges (reddoor-consumption/1)",
+        description="From a pad copy's journal (either side) or the gateway's chronicle, write "
+        "the consumed ranges per pad and direction as JSON, for reconciling the two sides.",
+    )
+    src = ex.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pad", type=Path, help="pad copy directory (its journal)")
+    src.add_argument("--chronicle", type=Path, help="the gateway's JSONL chronicle")
+    ex.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
+    ex.set_defaults(handler=cmd_export_consumption)
+
+
+def cmd_export_consumption(args: argparse.Namespace) -> int:
+    from custody import consumption_export
+    from custody.durable_file import write_atomic
+
+    doc = (
+        consumption_export.from_journal(args.pad)
+        if args.pad
+        else consumption_export.from_chronicle(args.chronicle)
+    )
+    text = json.dumps(doc, sort_keys=True, indent=1) + "\n"
+    if args.out:
+        write_atomic(args.out, text.encode())
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

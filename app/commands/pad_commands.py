@@ -47,6 +47,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     st.add_argument("--queries-per-day", type=int, default=100)
     st.set_defaults(handler=cmd_status)
 
+    from app.commands import link_commands  # the link's consumption export (issue 5)
+
+    link_commands.register_pad_actions(psub, common)
+
 
 def cmd_practice_pad(args: argparse.Namespace) -> int:
     manifest = make_practice_pad(args.out, parse_size(args.size), split=args.split)
