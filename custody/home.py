@@ -85,7 +85,7 @@ def read_secret_file(path: Path, what: str) -> str:
 def prompt_secret(what: str, *, confirm: bool = False) -> str:
     """A no-echo prompt on the terminal; refuses when there is no terminal."""
     if not sys.stdin.isatty():
-        raise UsageError(f"no {what} given: pass a --{what.replace(' ', '-')}-file")
+        raise UsageError(f"no {what} given: pass --{what.lower().replace(' ', '-')}-file")
     value = getpass.getpass(f"{what}: ")
     if confirm and getpass.getpass(f"{what} again: ") != value:
         raise UsageError(f"the two {what}s differ")
