@@ -45,8 +45,13 @@ class FakeOpenAI:
                     event = {
                         "id": "x",
                         "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {"content": text[i : i + outer.piece]},
-                                     "finish_reason": None}],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"content": text[i : i + outer.piece]},
+                                "finish_reason": None,
+                            }
+                        ],
                     }
                     if outer.mode == "garbage":
                         self.wfile.write(b"data: {not json\n\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import socket
@@ -47,7 +48,9 @@ def spawn(*args: str, ready: str, env: dict[str, str] | None = None) -> subproce
             break
     # keep draining stderr so the child never blocks on a full pipe
     proc.captured = lines  # type: ignore[attr-defined]
-    threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, b"")), daemon=True).start()
+    threading.Thread(
+        target=lambda: lines.extend(iter(proc.stderr.readline, b"")), daemon=True
+    ).start()
     return proc
 
 
@@ -97,7 +100,7 @@ class Capture:
             by_dir.setdefault(k, []).append((h.offset, h.offset + h.range_len, d))
         for k, ranges in by_dir.items():
             ranges.sort()
-            for (a0, a1, _), (b0, b1, _) in zip(ranges, ranges[1:]):
+            for (a0, a1, _), (b0, b1, _) in itertools.pairwise(ranges):
                 assert a1 <= b0, f"pad range reused on {k}: [{a0},{a1}) and [{b0},{b1})"
         return len(distinct)
 
