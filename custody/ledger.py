@@ -36,7 +36,8 @@ from custody.ledger_entry import (
     TYPE_PATTERN,
     Event,
     approval_message,
-    check_payload_keys,
+    canonical_actors,
+    canonical_payload,
     entry_bytes,
     event_hash,
 )
@@ -126,13 +127,14 @@ def _validate(draft: EventDraft) -> tuple[bytes, bytes, bytes]:
         raise UsageError(f"event type {draft.type!r} is not dotted lower-case words")
     if not isinstance(draft.payload, dict):
         raise UsageError("an event payload must be a JSON object")
-    bad = check_payload_keys(draft.payload)
-    if bad:
-        raise UsageError(f"refusing to record {bad}: secrets never go into the ledger")
     try:
-        payload = canonical_json.dumps(draft.payload)
-        actors = canonical_json.dumps([str(a) for a in draft.actors])
-        approvals = canonical_json.dumps([dict(a) for a in draft.approvals])
+        payload = canonical_payload(draft.payload)
+        actors = canonical_actors(tuple(draft.actors))
+        approvals = (
+            canonical_json.dumps([dict(a) for a in draft.approvals]) if draft.approvals else b"[]"
+        )
+    except PermissionError as exc:
+        raise UsageError(f"refusing to record {exc}: secrets never go into the ledger") from None
     except (TypeError, ValueError) as exc:
         raise UsageError(f"event payload is not canonical JSON: {exc}") from None
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -299,8 +301,9 @@ class Ledger:
             seq, prev = (0, GENESIS_PREV) if row is None else (int(row[0]) + 1, bytes(row[1]))
             rows = []
             events = []
+            # One timestamp per batch: the events of a batch are committed together.
+            time = self._clock()
             for draft, actors, payload, approvals in prepared:
-                time = self._clock()
                 entry = entry_bytes(
                     self.origin, seq, time, draft.type, actors, payload, approvals, prev
                 )

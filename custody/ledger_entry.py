@@ -20,6 +20,7 @@ No HSM or SQLCipher here: auditors import this module offline.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def entry_bytes(
             b',"approvals":',
             approvals_json,
             b',"log":',
-            json.dumps(origin, ensure_ascii=False).encode(),
+            json_string(origin),
             b',"payload":',
             payload_json,
             b',"prev":"',
@@ -111,12 +112,18 @@ def entry_bytes(
             b'","seq":',
             str(seq).encode(),
             b',"time":',
-            json.dumps(time, ensure_ascii=False).encode(),
+            json_string(time),
             b',"type":',
-            json.dumps(event_type, ensure_ascii=False).encode(),
+            json_string(event_type),
             b',"v":1}',
         )
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def json_string(text: str) -> bytes:
+    """A JSON string literal as canonical JSON writes it (cached: origins, types, times repeat)."""
+    return json.dumps(text, ensure_ascii=False).encode()
 
 
 def event_hash(entry: bytes) -> bytes:
@@ -154,3 +161,33 @@ def check_payload_keys(value: Any, path: str = "payload") -> str | None:
             if found:
                 return found
     return None
+
+
+def _walk(value: Any, path: str) -> None:
+    """One pass: refuse floats, non-string keys and secret-named keys (see canonical_json)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{path} has a non-string key")
+            if key.lower() in FORBIDDEN_PAYLOAD_KEYS:
+                raise PermissionError(f"{path}.{key}")
+            if not isinstance(sub, str | int):
+                _walk(sub, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, sub in enumerate(value):
+            if not isinstance(sub, str | int):
+                _walk(sub, f"{path}[{i}]")
+    elif isinstance(value, float):
+        raise ValueError(f"{path} is a float; use integers or strings")
+
+
+def canonical_payload(payload: dict[str, Any]) -> bytes:
+    """canonical_json.dumps(payload), after refusing secret-named keys (PermissionError names
+    the key path) and floats (ValueError). One walk instead of two: appends are hot."""
+    _walk(payload, "payload")
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def canonical_actors(actors: tuple[str, ...]) -> bytes:
+    return canonical_json.dumps([str(a) for a in actors])
