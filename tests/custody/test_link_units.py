@@ -1,0 +1,47 @@
+"""Key expressions, cover cost and the openai backend's error messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from custody import link_keys
+from custody.ai_backends import OpenAIBackend
+from custody.errors import BackendError, UsageError
+from custody.pad_manifest import Direction
+from custody.workstation_client import cover_cost
+from tests.custody.fake_openai_server import FakeOpenAI
+
+
+@pytest.mark.parametrize("bad", ["*", "**", "a/b", "$x", "ab*", "", "A" * 32, "g?", "x" * 70])
+def test_user_input_never_becomes_a_wildcard(bad: str) -> None:
+    with pytest.raises(UsageError):
+        link_keys.check_gateway_name(bad)
+    with pytest.raises(UsageError):
+        link_keys.pad_id_from_hex(bad)
+
+
+def test_keys() -> None:
+    pid = bytes(range(16))
+    key = link_keys.frame_key(pid, Direction.W2F)
+    assert key == f"reddoor/v1/pad/{pid.hex()}/w2f"
+    assert link_keys.parse_frame_key(key) == (pid, Direction.W2F)
+    assert link_keys.floor_of(link_keys.gateway_floor_key("gw", pid, 123)) == 123
+
+
+def test_cover_cost() -> None:
+    c = cover_cost(1.0, 1024, remaining=10**9)
+    assert c.bytes_per_day == 86400 * 1056 and c.days_left == pytest.approx(10**9 / c.bytes_per_day)
+    with pytest.raises(UsageError):
+        cover_cost(1.0, 1000)
+
+
+@pytest.mark.parametrize(
+    ("mode", "text"),
+    [("http500", "HTTP 500"), ("garbage", "malformed"), ("cut", "ended the stream early")],
+)
+def test_openai_backend_errors(mode: str, text: str) -> None:
+    with FakeOpenAI() as srv:
+        srv.mode = mode
+        with pytest.raises(BackendError, match=text) as exc:
+            "".join(OpenAIBackend(srv.url, "m", timeout=5).stream("secret question"))
+        assert "secret" not in str(exc.value)
