@@ -391,11 +391,14 @@ class Ledger:
                 in_transaction(conn, events)
 
         try:
-            return self.append_many([draft], in_transaction=guard)[0]
+            event = self.append_many([draft], in_transaction=guard)[0]
         except _ReplayInTransaction:
             raise self.record_refusal(
                 request, "replayed", names, "these approvals were already used for an event"
             ) from None
+        if self._signer is not None:
+            self.checkpoint()  # every two-officer event is a custody change: fix it in a note
+        return event
 
     # -- checkpoints and proofs -------------------------------------------------------------
 
