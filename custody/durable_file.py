@@ -32,8 +32,12 @@ def _describe(exc: OSError, path: Path) -> str:
     return f"cannot write {path}: {exc.strerror or exc}"
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` with `data` durably. Raises StorageError with a clear message."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
+    """Replace `path` with `data` atomically; durably unless `durable=False`.
+
+    Without `durable` the rename is still atomic (readers see old or new content) but a power
+    loss may bring back the old content: only for records where lagging behind is safe.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -42,11 +46,13 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        fsync_directory(path.parent)
+        if durable:
+            fsync_directory(path.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()

@@ -21,6 +21,7 @@ adversary, while the key bytes stay secret and are never used again.
 
 from __future__ import annotations
 
+import bisect
 import struct
 import zlib
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ def _buckets() -> tuple[int, ...]:
 
 
 BUCKETS = _buckets()  # 256, 384, 512, 768, ..., 49152, 65536
+_BUCKET_SET = frozenset(BUCKETS)
+_ZERO_KEY = bytes(KEY_LEN)
 MAX_BODY = BUCKETS[-1]
 MAX_PAYLOAD = MAX_BODY - INNER_LEN
 
@@ -73,6 +76,8 @@ class Kind(IntEnum):
     COVER = 6
     PING = 7
 
+
+_KIND_VALUES = frozenset(int(k) for k in Kind)
 
 # Who may send what: questions go to the facility, answers come back.
 _ALLOWED = {
@@ -91,10 +96,14 @@ def allowed_directions(kind: Kind) -> set[Direction]:
 
 
 def bucket_for(inner_length: int) -> int:
-    for size in BUCKETS:
-        if size >= inner_length:
-            return size
+    i = bisect.bisect_left(BUCKETS, inner_length)
+    if i < len(BUCKETS):
+        return BUCKETS[i]
     raise ValueError(f"message part of {inner_length} bytes exceeds the largest bucket")
+
+
+def _wipe(buf: bytearray) -> None:
+    buf[:] = bytes(len(buf))
 
 
 def _xor(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
@@ -141,9 +150,9 @@ def parse_header(data: bytes) -> Header:
         raise FrameRejected("bad-magic", "not a Red Door frame")
     if version != VERSION:
         raise FrameRejected("bad-version", f"unsupported frame version {version}")
-    if z1 or z2 or direction not in (0, 1) or kind not in Kind.__members__.values():
+    if z1 or z2 or direction > 1 or kind not in _KIND_VALUES:
         raise FrameRejected("bad-header", "frame header has invalid fields")
-    if body_len not in BUCKETS or range_len != KEY_LEN + body_len:
+    if body_len not in _BUCKET_SET or range_len != KEY_LEN + body_len:
         raise FrameRejected("bad-length", "frame lengths are not a valid bucket")
     if len(data) != OVERHEAD + body_len:
         raise FrameRejected(
@@ -210,12 +219,14 @@ def seal(
     inner[INNER_LEN : INNER_LEN + len(payload)] = payload
     pad = copy.read(offset, range_len)
     try:
-        body = _xor(inner, memoryview(pad)[KEY_LEN:])
-        tag = Poly1305.generate_tag(bytes(pad[:KEY_LEN]), header + body)
+        body = _xor(inner, pad[KEY_LEN:])
+        tag = Poly1305.generate_tag(pad[:KEY_LEN], header + body)
     finally:
-        pad[:] = bytes(range_len)  # best effort: Python may hold other copies
-        inner[:] = bytes(size)
-    copy.zeroize(offset, range_len)
+        _wipe(inner)
+        if isinstance(pad, memoryview):
+            pad.release()
+        # Zeroize the range on the medium now the frame exists (and with it, a mapped view).
+        copy.zeroize(offset, range_len)
     return header + body + tag
 
 
@@ -236,36 +247,39 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
     pad = copy.read(h.offset, h.range_len)
     try:
         key = bytes(pad[:KEY_LEN])
-        if not any(key):
+        if key == _ZERO_KEY:
             raise FrameRejected("replay", "pad range is already zeroized (consumed)")
-        authed = memoryview(data)[: HEADER_LEN + h.body_len]
         try:
-            Poly1305.verify_tag(key, bytes(authed), data[HEADER_LEN + h.body_len :])
+            Poly1305.verify_tag(
+                key, data[: HEADER_LEN + h.body_len], data[HEADER_LEN + h.body_len :]
+            )
         except InvalidSignature:
             raise FrameRejected(
                 "bad-tag", "frame failed authentication (modified or forged)"
             ) from None
         # Authentic: the range is now spent whatever the inner content turns out to be.
         copy.commit_received(h.offset, h.range_len)
-        inner = _xor(data[HEADER_LEN : HEADER_LEN + h.body_len], memoryview(pad)[KEY_LEN:])
+        inner = _xor(memoryview(data)[HEADER_LEN : HEADER_LEN + h.body_len], pad[KEY_LEN:])
     finally:
-        pad[:] = bytes(len(pad))
+        if isinstance(pad, memoryview):
+            pad.release()  # never wipe here: a mapped view is the medium itself
     copy.zeroize(h.offset, h.range_len)
     return _parse_inner(h, inner)
 
 
 def _parse_inner(h: Header, inner: bytes) -> Message:
     kind, flags, seq, msg_id, length = INNER.unpack_from(inner)
-    if kind not in Kind.__members__.values() or kind == Kind.OPAQUE:
+    if kind not in _KIND_VALUES or kind == Kind.OPAQUE:
         raise FrameRejected("bad-inner", "authenticated frame has an unknown inner kind")
     if h.kind not in (Kind.OPAQUE, kind):
         raise FrameRejected("bad-inner", "clear and encrypted kinds disagree")
     direction = Direction.W2F if h.direction == 0 else Direction.F2W
     if direction not in allowed_directions(Kind(kind)):
         raise FrameRejected("bad-kind", f"{Kind(kind).name} frames cannot travel {direction.label}")
-    if INNER_LEN + length > h.body_len or any(inner[INNER_LEN + length :]) or flags & ~0x03:
+    end = INNER_LEN + length
+    if end > h.body_len or flags & ~0x03 or inner[end:].count(0) != h.body_len - end:
         raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
-    payload = inner[INNER_LEN : INNER_LEN + length]
+    payload = inner[INNER_LEN:end]
     compressed = bool(flags & FLAG_COMPRESSED)
     if compressed:
         d = zlib.decompressobj()

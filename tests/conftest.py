@@ -13,7 +13,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     state = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("REDDOOR_STATE_DIR", str(state))
     monkeypatch.delenv("REDDOOR_HOME", raising=False)
@@ -21,7 +23,9 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return state
 
 
-def run_cli(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 120):
+def run_cli(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 120
+):
     """Run `reddoor ARGS` as a real subprocess; returns the CompletedProcess (bytes)."""
     full_env = dict(os.environ)
     full_env.update(env or {})

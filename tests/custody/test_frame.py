@@ -21,7 +21,7 @@ SETTINGS = settings(
 
 @pytest.fixture
 def pair(tmp_path: Path):
-    ws, fac = practice_pair(tmp_path / "pad", 2 << 20, block=4096)
+    ws, fac = practice_pair(tmp_path / "pad", 16 << 20, block=4096)
     yield ws, fac
     ws.close()
     fac.close()
@@ -111,6 +111,7 @@ def test_all_zero_key_trap_is_closed(pair) -> None:
     f = frame.seal(ws, Kind.QUERY, b"x" * 100)
     frame.open_frame(fac, f)
     h = frame.parse_header(f)
+    fac.flush_zeroize()  # zeroizing is coalesced per block; force it now
     assert not any(fac.read(h.offset, h.range_len))  # the receiver zeroized it
     # Forge: body = chosen plaintext XOR zero pad, tag under the all-zero key.
     inner = bytearray(h.body_len)
@@ -131,6 +132,7 @@ def test_zeroized_range_not_in_journal_is_still_refused(tmp_path: Path) -> None:
     f = frame.seal(ws, Kind.QUERY, b"x")
     h = frame.parse_header(f)
     fac.zeroize(h.offset, h.range_len)
+    fac.flush_zeroize()
     with pytest.raises(FrameRejected) as exc:
         frame.open_frame(fac, f)
     assert exc.value.reason == "replay"
