@@ -13,20 +13,20 @@ from custody.errors import RedDoorError
 class CeremonyError(RedDoorError):
     """Base of every error raised by the ceremony package."""
 
-    exit_code = 10
+    exit_code = 30
 
 
 class EntropySourceError(CeremonyError):
     """An entropy source cannot be opened or read (missing device, permission, short read)."""
 
-    exit_code = 11
+    exit_code = 31
 
 
 class EntropyPolicyError(CeremonyError):
     """The chosen sources are not allowed here (OS CSPRNG alone outside practice, test doubles,
     regular files, sources that are not independent of each other)."""
 
-    exit_code = 12
+    exit_code = 32
 
 
 class HealthTestFailure(CeremonyError):
@@ -36,7 +36,7 @@ class HealthTestFailure(CeremonyError):
     sample read from that source), never any sample value.
     """
 
-    exit_code = 13
+    exit_code = 33
 
     def __init__(self, source: str, test: str, sample_index: int, detail: str = "") -> None:
         message = f"health test failed: {test} on source {source} at sample {sample_index:,}"
@@ -52,4 +52,4 @@ class HealthTestFailure(CeremonyError):
 class CeremonyCancelled(CeremonyError):
     """An officer cancelled long-running work; what it produced has been discarded."""
 
-    exit_code = 14
+    exit_code = 34
