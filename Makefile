@@ -54,7 +54,7 @@ lint: setup
 	$(BIN)/mypy ceremony custody
 
 bench: setup
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.benchmarks.run
+	QT_QPA_PLATFORM=offscreen BENCH="$(BENCH)" $(BIN)/python -m tests.benchmarks.run
 
 screenshots: setup
 	@for p in $(SCREENSHOT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
