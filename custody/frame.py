@@ -91,8 +91,13 @@ class PayloadTooLarge(ValueError):
     """The payload does not fit one frame; the caller fragments it."""
 
 
-def allowed_directions(kind: Kind) -> set[Direction]:
-    return _ALLOWED.get(kind, {Direction.W2F, Direction.F2W})
+_BOTH = frozenset({Direction.W2F, Direction.F2W})
+_ALLOWED_BY_VALUE = {int(k): frozenset(_ALLOWED.get(k, _BOTH)) for k in Kind}
+_ALLOWED_CODES = {int(k): frozenset(d.code for d in v) for k, v in _ALLOWED_BY_VALUE.items()}
+
+
+def allowed_directions(kind: Kind) -> frozenset[Direction]:
+    return _ALLOWED_BY_VALUE[int(kind)]
 
 
 def bucket_for(inner_length: int) -> int:
@@ -273,8 +278,8 @@ def _parse_inner(h: Header, inner: bytes) -> Message:
         raise FrameRejected("bad-inner", "authenticated frame has an unknown inner kind")
     if h.kind not in (Kind.OPAQUE, kind):
         raise FrameRejected("bad-inner", "clear and encrypted kinds disagree")
-    direction = Direction.W2F if h.direction == 0 else Direction.F2W
-    if direction not in allowed_directions(Kind(kind)):
+    if h.direction not in _ALLOWED_CODES[kind]:
+        direction = Direction.W2F if h.direction == 0 else Direction.F2W
         raise FrameRejected("bad-kind", f"{Kind(kind).name} frames cannot travel {direction.label}")
     end = INNER_LEN + length
     if end > h.body_len or flags & ~0x03 or inner[end:].count(0) != h.body_len - end:
