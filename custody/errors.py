@@ -180,3 +180,16 @@ class AnswerInterruptedError(LinkError):
 
 class FacilityPadExhaustedError(PadExhaustedError):
     """The facility sent a pad-exhausted frame: its facility→workstation region ran out."""
+
+
+# -- the ceremony's custody parts (issue 4) -------------------------------------------------------
+class OperationCancelled(RedDoorError):
+    """An officer cancelled long-running custody work (vault write, verification)."""
+
+    exit_code = 34
+
+
+class MediumError(RedDoorError):
+    """The customer medium cannot take the pad (too small, holds a pad, not removable)."""
+
+    exit_code = 35
