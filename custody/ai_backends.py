@@ -41,6 +41,11 @@ class EchoBackend:
     delay: float = 0.0
     name: str = "echo"
 
+    @property
+    def inline(self) -> bool:
+        """True when an answer never waits: the gateway may run it on its frame worker."""
+        return self.delay == 0
+
     def stream(self, question: str, *, classification: str | None = None) -> Iterator[str]:
         if not question:
             yield ""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import struct
 import threading
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from typing import Protocol
 
 from custody import frame, link_keys, link_messages
 from custody.ai_backends import Backend
+from custody.answer_cache import DEFAULT_MAX_AGE, DEFAULT_MAX_BYTES, AnswerCache
 from custody.errors import (
     BackendError,
     FrameRejected,
@@ -91,50 +91,6 @@ class DirectoryPadProvider:
         return copy
 
 
-# -- the answer cache (ciphertext only: what was already on the wire) -----------------------------
-class AnswerCache:
-    """Answer frames by query, and query-frame digests → query id. Files, no fsync needed:
-    losing it only loses a retransmission, never pad safety."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-
-    def _pad_dir(self, pad_id: bytes) -> Path:
-        d = self.dir / pad_id.hex()
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return d
-
-    def register(self, pad_id: bytes, digest: bytes, query_id: bytes) -> None:
-        (self._pad_dir(pad_id) / f"d-{digest.hex()}").write_text(query_id.hex())
-
-    def lookup(self, pad_id: bytes, digest: bytes) -> bytes | None:
-        try:
-            return bytes.fromhex((self.dir / pad_id.hex() / f"d-{digest.hex()}").read_text())
-        except (OSError, ValueError):
-            return None
-
-    def append(self, pad_id: bytes, query_id: bytes, data: bytes, *, end: bool = False) -> None:
-        rec = struct.pack(">cI", b"E" if end else b"F", len(data)) + data
-        with open(self._pad_dir(pad_id) / f"q-{query_id.hex()}", "ab") as fh:
-            fh.write(rec)
-
-    def frames(self, pad_id: bytes, query_id: bytes) -> tuple[list[bytes], bool]:
-        """(frames sent so far, whether the answer was closed)."""
-        try:
-            data = (self.dir / pad_id.hex() / f"q-{query_id.hex()}").read_bytes()
-        except OSError:
-            return [], False
-        out, pos, ended = [], 0, False
-        while pos + 5 <= len(data):
-            kind, n = struct.unpack_from(">cI", data, pos)
-            if pos + 5 + n > len(data):
-                break  # torn tail after a kill
-            out.append(data[pos + 5 : pos + 5 + n])
-            ended = ended or kind == b"E"
-            pos += 5 + n
-        return out, ended
-
-
 @dataclass
 class _Lane:
     """One served pad."""
@@ -170,6 +126,9 @@ class Gateway:
         chunk_bytes: int = 4096,
         flush_interval: float = 0.05,
         resend_min_interval: float = 0.2,
+        cache_max_bytes: int = DEFAULT_MAX_BYTES,
+        cache_max_age: float = DEFAULT_MAX_AGE,
+        housekeeping_interval: float = 60.0,
     ) -> None:
         self.transport = transport
         self.provider = provider
@@ -177,7 +136,15 @@ class Gateway:
         self.name = link_keys.check_gateway_name(name)
         self.chronicle = chronicle
         state = state_dir or default_state_dir()
-        self.cache = AnswerCache(state / "gateway" / self.name / "answers")
+        self.cache = AnswerCache(
+            state / "gateway" / self.name / "answers",
+            max_bytes=cache_max_bytes,
+            max_age=cache_max_age,
+        )
+        self.housekeeping_interval = housekeeping_interval
+        # A backend that answers at once (echo without delay) is run on the frame worker: one
+        # thread handoff less per query. Anything that may block gets the backend workers.
+        self._inline = bool(getattr(backend, "inline", False))
         self.chunk_bytes = min(chunk_bytes, frame.MAX_PAYLOAD)
         self.flush_interval = flush_interval
         self.resend_min_interval = resend_min_interval
@@ -214,7 +181,15 @@ class Gateway:
                 )
             )
         self._tokens.append(self.transport.declare_token(link_keys.gateway_alive_key(self.name)))
+        self._spawn(self._housekeeping, "gw-housekeeping")
         log.info("gateway %s serving %d pads", self.name, len(self._lanes))
+
+    def _housekeeping(self) -> None:
+        while not self._stopping.wait(self.housekeeping_interval):
+            try:
+                self.cache.prune()
+            except Exception as exc:
+                log.error("answer cache pruning failed (%s)", type(exc).__name__)
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -242,6 +217,7 @@ class Gateway:
         for lane in self._lanes.values():
             with lane.lock:
                 lane.copy.close()
+        self.cache.close()
         if self.chronicle is not None:
             self.chronicle.close()
 
@@ -343,6 +319,9 @@ class Gateway:
         rec.query_bytes = len(body)
         with self._active_lock:
             self._active.add((pad_id, qid))
+        if self._inline:
+            self._answer(lane, qid, body, rec)
+            return
         try:
             self._jobs.put_nowait(lambda: self._answer(lane, qid, body, rec))
         except queue.Full:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import queue
 import secrets
 import struct
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from custody import frame, link_keys, link_messages
-from custody.durable_file import write_atomic
+from custody.durable_file import storage_error
 from custody.errors import (
     AnswerInterruptedError,
     BackendError,
@@ -50,7 +51,8 @@ from custody.zenoh_transport import Subscription, Transport
 
 log = logging.getLogger(__name__)
 
-OUTBOX_MAGIC = b"RDOUTBOX1\n"
+OUTBOX_MAGIC = b"RDOUTBOX1\n"  # the per-file layout of version 0.1
+OUTBOX_LOG = "outbox.log"
 SECONDS_PER_DAY = 86400
 MAX_SKIP = 4 << 20  # never skip more pad than this on the word of an unauthenticated hint
 
@@ -122,37 +124,112 @@ class _Pending:
 
 
 class Outbox:
-    """Exact frame bytes of queries not yet answered, one file per query in the state dir."""
+    """Exact frame bytes of queries not yet answered: one append-only log per pad.
 
-    def __init__(self, directory: Path, durable: bool = True) -> None:
+    Records (big-endian): `Q` query id (16) | u32 frame count | (u32 length | frame)*, written
+    before the frames are published; `D` query id (16) when the answer ended. When no query is
+    pending the log is truncated to empty, so it stays small.
+
+    Not fsynced by default, and that is safe for invariant 1: the pad journal has reserved the
+    frames' ranges durably before they were sealed, so an outbox lost in a power cut only loses
+    the *report* of the interrupted query — its pad range is skipped, never sealed again. A
+    process crash (kill -9) loses nothing: the page cache keeps what `write` returned from.
+    `durable=True` adds an fdatasync per query for a medium where the report must survive power
+    loss too.
+    """
+
+    def __init__(self, directory: Path, durable: bool = False) -> None:
         self.dir = directory
         self.durable = durable
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = directory / OUTBOX_LOG
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
+        self._lock = threading.Lock()
+        self._legacy: set[str] = set()
+        self._pending = self._load()
 
-    def put(self, query_id: bytes, frames: list[bytes]) -> None:
-        data = OUTBOX_MAGIC + b"".join(struct.pack(">I", len(f)) + f for f in frames)
-        path = self.dir / f"{query_id.hex()}.frames"
-        if self.durable:
-            write_atomic(path, data)
-        else:
-            path.write_bytes(data)
-
-    def remove(self, query_id: bytes) -> None:
-        (self.dir / f"{query_id.hex()}.frames").unlink(missing_ok=True)
-
-    def pending(self) -> dict[str, list[bytes]]:
-        out = {}
-        for path in sorted(self.dir.glob("*.frames")):
-            data = path.read_bytes()
-            frames, pos = [], len(OUTBOX_MAGIC)
-            if not data.startswith(OUTBOX_MAGIC):
+    def _load(self) -> dict[str, list[bytes]]:
+        out: dict[str, list[bytes]] = {}
+        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        pos = 0
+        while pos + 17 <= len(data):
+            tag, qid = data[pos : pos + 1], data[pos + 1 : pos + 17].hex()
+            pos += 17
+            if tag == b"D":
+                out.pop(qid, None)
                 continue
-            while pos + 4 <= len(data):
+            if tag != b"Q" or pos + 4 > len(data):
+                break  # torn tail (power loss while writing): nothing after it was written
+            (count,) = struct.unpack_from(">I", data, pos)
+            pos += 4
+            frames = []
+            for _ in range(count):
+                if pos + 4 > len(data):
+                    break
                 (n,) = struct.unpack_from(">I", data, pos)
                 frames.append(data[pos + 4 : pos + 4 + n])
                 pos += 4 + n
-            out[path.stem] = frames
+            if pos > len(data) or len(frames) != count:
+                break
+            out[qid] = frames
+        for path in sorted(self.dir.glob("*.frames")):  # the per-file layout of version 0.1
+            old = path.read_bytes()
+            if old.startswith(OUTBOX_MAGIC):
+                out.setdefault(path.stem, _legacy_frames(old))
+                self._legacy.add(path.stem)
         return out
+
+    def _write(self, data: bytes) -> None:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if self.durable:
+                os.fdatasync(self._fd)
+        except OSError as exc:
+            raise storage_error(exc, self.path) from None
+
+    def put(self, query_id: bytes, frames: list[bytes]) -> None:
+        rec = b"Q" + query_id + struct.pack(">I", len(frames))
+        rec += b"".join(struct.pack(">I", len(f)) + f for f in frames)
+        with self._lock:
+            self._write(rec)
+            self._pending[query_id.hex()] = frames
+
+    def remove(self, query_id: bytes) -> None:
+        with self._lock:
+            if self._pending.pop(query_id.hex(), None) is None:
+                return
+            if query_id.hex() in self._legacy:
+                (self.dir / f"{query_id.hex()}.frames").unlink(missing_ok=True)
+            if self._pending:
+                self._write(b"D" + query_id)
+            else:
+                try:
+                    os.ftruncate(self._fd, 0)
+                except OSError as exc:
+                    raise storage_error(exc, self.path) from None
+
+    def pending(self) -> dict[str, list[bytes]]:
+        with self._lock:
+            return dict(self._pending)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _legacy_frames(data: bytes) -> list[bytes]:
+    frames, pos = [], len(OUTBOX_MAGIC)
+    while pos + 4 <= len(data):
+        (n,) = struct.unpack_from(">I", data, pos)
+        frames.append(data[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return frames
 
 
 class WorkstationClient:
@@ -167,7 +244,7 @@ class WorkstationClient:
         stall_timeout: float = 120.0,
         require_gateway: bool = True,
         presence_timeout: float = 1.0,
-        durable_outbox: bool = True,
+        durable_outbox: bool = False,
     ) -> None:
         if copy.side is not Side.WORKSTATION:
             raise WrongPadError(
@@ -452,6 +529,7 @@ class WorkstationClient:
         for s in self._subs:
             s.close()
         self._subs.clear()
+        self.outbox.close()
 
 
 class _CoverSender:
