@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "app.commands.demo",
     "app.commands.ledger_commands",
     "app.commands.link_commands",
+    "app.commands.receipt_commands",
 )
 
 EXIT_INTERNAL = 70
