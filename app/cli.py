@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "app.commands.ledger_commands",
     "app.commands.link_commands",
     "app.commands.receipt_commands",
+    "app.commands.ceremony_commands",
 )
 
 EXIT_INTERNAL = 70

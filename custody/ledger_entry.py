@@ -55,6 +55,18 @@ FORBIDDEN_PAYLOAD_KEYS = frozenset(
 # add theirs here (pad generation, copy, transfer, activation, destruction).
 TWO_PERSON_TYPES = {
     "officer.retired",
+    # the pad ceremony (ceremony/steps.py; docs/ceremony.md)
+    "ceremony.started",
+    "ceremony.sources_checked",
+    "pad.generated",
+    "pad.customer_copy_written",
+    "pad.facility_copy_written",
+    "pad.copies_verified",
+    "pad.sealed",
+    "ceremony.closed",
+    "ceremony.receipt_signed",
+    "ceremony.exception",
+    "ceremony.aborted",
 }
 
 
