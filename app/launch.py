@@ -1,19 +1,75 @@
-"""What `reddoor` with no command starts.
+"""What `reddoor` with no command starts: the desktop application.
 
-The desktop application is not built yet: until it is, `reddoor` (and `make run`) runs the
-headless practice round trip and says so.
+Start-up hardening first (umask 077, no core dumps, one instance, a crash hook that logs no
+secrets), then a QApplication made with a FIXED argv: Qt parses its own switches from argv and
+`-platform vnc` would serve the screen on the network, so user arguments never reach Qt.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
+from pathlib import Path
 
-from app.commands.demo import run_demo
+from app.hardening import (
+    AlreadyRunning,
+    SingleInstance,
+    app_state_dir,
+    configure_file_logging,
+    harden_process,
+    install_excepthook,
+)
+
+log = logging.getLogger(__name__)
+
+QT_ARGV = ["reddoor"]
 
 
 def launch_gui(args: argparse.Namespace) -> int:
-    print(
-        "Red Door: the desktop application is not built yet; running the headless practice "
-        "round trip instead (reddoor demo).\n"
-    )
-    return run_demo(args)
+    harden_process()
+    state = app_state_dir()
+    log_path = configure_file_logging(state)
+    instance = SingleInstance(state)
+    try:
+        instance.acquire()
+    except AlreadyRunning as exc:
+        print(f"reddoor: {exc}", file=sys.stderr)
+        return 1
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.facility import default_home
+    from app.install_settings import load_settings
+    from app.main_window import MainWindow
+
+    app = QApplication(QT_ARGV)
+    app.setApplicationName("Red Door")
+    app.setDesktopFileName("reddoor")
+
+    def show_crash(text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, "Red Door: internal error", "")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(text)
+        box.exec()
+
+    install_excepthook(log_path, show_crash)
+    settings = load_settings()
+    kiosk = bool(getattr(args, "kiosk", False) or settings.kiosk)
+    home = Path(args.home) if getattr(args, "home", None) else default_home()
+    window = MainWindow(settings, home, kiosk=kiosk)
+    if kiosk:
+        window.show()
+    else:
+        window.show()
+    exit_code = 0
+    try:
+        exit_code = app.exec()
+    finally:
+        window.shutdown()
+        instance.release()
+    if os.environ.get("REDDOOR_APP_EXIT_AFTER_SHOW"):
+        return 0
+    return exit_code

@@ -1,0 +1,406 @@
+"""Custody & audit mode: pads, their history and consumption, the ledger's health, officers.
+
+Reading the ledger and verifying it block (SQLCipher, HSM), so they run on workers; the view
+renders what comes back. Everything from the ledger is plain text. Two-officer actions use the
+same `TwoOfficerDialog` as the ceremony.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.custody_model import PadRow, event_summary, pad_rows
+from app.facility import Facility
+from app.kiosk import confined_open_file
+from app.officer_dialogs import TwoOfficerDialog
+from app.widgets import PlainLabel, StatusBanner, error_text
+from app.workers import WorkerRunner
+from custody.ledger_verify import VerifyReport
+
+log = logging.getLogger(__name__)
+
+PAD_COLUMNS = (
+    "Pad id",
+    "State",
+    "Created",
+    "USB serial",
+    "Bag serial",
+    "Used →facility",
+    "Used →workstation",
+    "Last activity",
+)
+
+
+def _item(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)  # table items are plain text
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def _bytes(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+class ConsumptionChart(QWidget):
+    """Cumulative pad bytes used per direction over time, drawn with QPainter."""
+
+    COLOURS = (QColor("#1a73e8"), QColor("#d93025"))
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumHeight(160)
+        self.points: list[tuple[float, int, int]] = []
+        self.title = "Consumption over time"
+
+    def set_usage(self, points: list[tuple[float, int, int]]) -> None:
+        self.points = list(points)
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(48, 24, -12, -28)
+        p.fillRect(self.rect(), QColor("#ffffff"))
+        p.setPen(QColor("#333333"))
+        p.drawText(QRectF(8, 2, self.width() - 16, 20), Qt.AlignmentFlag.AlignLeft, self.title)
+        p.setPen(QPen(QColor("#999999"), 1))
+        p.drawRect(r)
+        if not self.points:
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "No queries recorded for this pad yet")
+            p.end()
+            return
+        pts = [(self.points[0][0] - 1, 0, 0), *self.points]
+        t0, t1 = pts[0][0], pts[-1][0]
+        top = max(max(w, f) for _, w, f in pts) or 1
+        for idx, colour in enumerate(self.COLOURS):
+            path = QPainterPath()
+            for i, pt in enumerate(pts):
+                x = r.left() + (pt[0] - t0) / max(t1 - t0, 1e-9) * r.width()
+                y = r.bottom() - pt[idx + 1] / top * r.height()
+                if i == 0:
+                    path.moveTo(QPointF(x, y))
+                else:
+                    path.lineTo(QPointF(x, y))
+            p.setPen(QPen(colour, 2))
+            p.drawPath(path)
+        p.setPen(QColor("#333333"))
+        p.drawText(QRectF(0, r.top() - 6, 46, 14), Qt.AlignmentFlag.AlignRight, f"{top:,}")
+        p.drawText(QRectF(0, r.bottom() - 8, 46, 14), Qt.AlignmentFlag.AlignRight, "0")
+        legend = QRectF(r.left(), r.bottom() + 6, r.width(), 18)
+        p.setPen(self.COLOURS[0])
+        p.drawText(legend, Qt.AlignmentFlag.AlignLeft, "■ workstation→facility bytes")
+        p.setPen(self.COLOURS[1])
+        p.drawText(legend, Qt.AlignmentFlag.AlignRight, "■ facility→workstation bytes")
+        p.end()
+
+
+class CustodyView(QWidget):
+    def __init__(
+        self,
+        runner: WorkerRunner,
+        facility: Facility,
+        *,
+        file_dialog_dirs: Callable[[], list[Path]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.facility = facility
+        self.file_dialog_dirs = file_dialog_dirs
+        self.rows: list[PadRow] = []
+        self.events: list[Any] = []
+        self.report: VerifyReport | None = None
+        self.officer_names: list[str] = []
+
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.verify_banner = StatusBanner(self)
+        self.verify_banner.show_message("info", "Ledger: verifying…")
+        self.verify_button = QPushButton("Verify ledger", self)
+        self.verify_button.clicked.connect(self.verify)
+        self.export_button = QPushButton("Export checkpoint…", self)
+        self.export_button.clicked.connect(self.export_checkpoint)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.clicked.connect(self.refresh)
+        top.addWidget(self.verify_banner, 1)
+        top.addWidget(self.verify_button)
+        top.addWidget(self.export_button)
+        top.addWidget(self.refresh_button)
+        outer.addLayout(top)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self._build_pads(), "Pads")
+        self.tabs.addTab(self._build_log(), "Event log")
+        self.tabs.addTab(self._build_officers(), "Officers")
+        outer.addWidget(self.tabs, 1)
+
+    # -- pads -------------------------------------------------------------------------------
+    def _build_pads(self) -> QWidget:
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        self.pads_table = QTableWidget(0, len(PAD_COLUMNS), split)
+        self.pads_table.setHorizontalHeaderLabels(list(PAD_COLUMNS))
+        self.pads_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.pads_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.pads_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.pads_table.horizontalHeader().setStretchLastSection(True)
+        self.pads_table.verticalHeader().setVisible(False)
+        self.pads_table.itemSelectionChanged.connect(self._show_pad)
+        detail = QSplitter(Qt.Orientation.Horizontal, split)
+        self.pad_history = QPlainTextEdit(detail)
+        self.pad_history.setReadOnly(True)
+        self.pad_history.setPlaceholderText("Select a pad to see its full history from the ledger")
+        self.chart = ConsumptionChart(detail)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        return split
+
+    def _fill_pads(self) -> None:
+        t = self.pads_table
+        t.setRowCount(len(self.rows))
+        for i, r in enumerate(self.rows):
+            pid = r.pad_id[:16] + "…" + (" [PRACTICE]" if r.practice else "")
+            values = (
+                pid,
+                r.state,
+                r.created[:19],
+                r.usb_serial or "—",
+                r.bag_serial or "—",
+                _bytes(r.consumed_w2f),
+                _bytes(r.consumed_f2w),
+                r.last_activity[:19],
+            )
+            for j, v in enumerate(values):
+                t.setItem(i, j, _item(v))
+        if self.rows and not t.selectedItems():
+            t.selectRow(0)
+
+    def _show_pad(self) -> None:
+        i = self.pads_table.currentRow()
+        if not 0 <= i < len(self.rows):
+            return
+        r = self.rows[i]
+        lines = [f"Pad {r.pad_id}" + ("  (PRACTICE)" if r.practice else ""), ""]
+        for e in r.events:
+            who = ", ".join(e.actors)
+            signed = ", ".join(a.get("officer", "?") for a in e.approvals)
+            lines.append(f"#{e.seq}  {e.time}  {e.type}")
+            if who:
+                lines.append(f"      actors: {who}")
+            if signed:
+                lines.append(f"      approved by: {signed}")
+            lines.append(f"      {event_summary(e)}")
+        if not r.events:
+            lines.append("No ledger events name this pad (a practice pad made outside a ceremony).")
+        if r.consumed_w2f is not None:
+            lines += [
+                "",
+                f"Facility journal: {r.consumed_w2f:,} bytes used workstation→facility, "
+                f"{r.consumed_f2w or 0:,} bytes used facility→workstation.",
+            ]
+        self.pad_history.setPlainText("\n".join(lines))
+        self.chart.title = f"Consumption over time — pad {r.pad_id[:16]}…"
+        self.chart.set_usage(r.usage)
+
+    # -- event log --------------------------------------------------------------------------
+    def _build_log(self) -> QWidget:
+        w = QWidget(self)
+        lay = QVBoxLayout(w)
+        row = QHBoxLayout()
+        self.type_filter = QComboBox(w)
+        self.type_filter.addItem("All event types", "")
+        self.type_filter.currentIndexChanged.connect(self._fill_log)
+        self.text_filter = QLineEdit(w)
+        self.text_filter.setPlaceholderText("Filter: officer, pad id, any text…")
+        self.text_filter.textChanged.connect(self._fill_log)
+        row.addWidget(PlainLabel("Type", w, wrap=False))
+        row.addWidget(self.type_filter)
+        row.addWidget(self.text_filter, 1)
+        lay.addLayout(row)
+        self.log_table = QTableWidget(0, 5, w)
+        self.log_table.setHorizontalHeaderLabels(
+            ["#", "Time", "Type", "Actors / approvals", "Payload"]
+        )
+        self.log_table.verticalHeader().setVisible(False)
+        self.log_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.log_table.horizontalHeader().setStretchLastSection(True)
+        self.log_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        lay.addWidget(self.log_table, 1)
+        return w
+
+    def _fill_log(self) -> None:
+        want_type = self.type_filter.currentData() or ""
+        needle = self.text_filter.text().strip().lower()
+        shown = []
+        for e in self.events:
+            if want_type and e.type != want_type:
+                continue
+            who = ", ".join(e.actors)
+            signed = ", ".join(a.get("officer", "?") for a in e.approvals)
+            people = who + (f" (approved: {signed})" if signed else "")
+            payload = event_summary(e)
+            if needle and needle not in f"{e.type} {people} {payload}".lower():
+                continue
+            shown.append((str(e.seq), e.time[:19], e.type, people, payload))
+        self.log_table.setRowCount(len(shown))
+        for i, values in enumerate(shown):
+            for j, v in enumerate(values):
+                self.log_table.setItem(i, j, _item(v))
+
+    # -- officers ---------------------------------------------------------------------------
+    def _build_officers(self) -> QWidget:
+        w = QWidget(self)
+        lay = QVBoxLayout(w)
+        self.officer_table = QTableWidget(0, 4, w)
+        self.officer_table.setHorizontalHeaderLabels(["Name", "Role", "State", "Key fingerprint"])
+        self.officer_table.verticalHeader().setVisible(False)
+        self.officer_table.horizontalHeader().setStretchLastSection(True)
+        self.officer_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        lay.addWidget(self.officer_table, 1)
+        row = QHBoxLayout()
+        self.retire_button = QPushButton("Retire selected officer… (two officers)", w)
+        self.retire_button.clicked.connect(self.retire_selected)
+        row.addStretch(1)
+        row.addWidget(self.retire_button)
+        lay.addLayout(row)
+        return w
+
+    def _fill_officers(self, officers: list[Any]) -> None:
+        self.officers = officers
+        self.officer_names = [o.name for o in officers if o.active and o.role == "officer"]
+        t = self.officer_table
+        t.setRowCount(len(officers))
+        for i, o in enumerate(officers):
+            for j, v in enumerate(
+                (o.name, o.role, "active" if o.active else "retired", o.fingerprint)
+            ):
+                t.setItem(i, j, _item(v))
+
+    def retire_selected(self) -> None:
+        i = self.officer_table.currentRow()
+        if not 0 <= i < len(getattr(self, "officers", [])):
+            self.verify_banner.show_message("warn", "Select the officer to retire first.")
+            return
+        name = self.officers[i].name
+        facility = self.facility
+        dlg = TwoOfficerDialog(
+            self.runner,
+            "Retire an officer",
+            f"Retire officer {name}? A retired officer can never approve again. Two other "
+            "active officers approve, each with their own passphrase.",
+            [n for n in self.officer_names if n != name] or self.officer_names,
+            action=lambda approvers: facility.retire_officer(name, approvers),
+            parent=self,
+        )
+        dlg.accepted.connect(self.refresh)
+        dlg.open()
+        self.last_dialog = dlg
+
+    # -- loading ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        facility = self.facility
+
+        def load(w: Any) -> dict[str, Any]:
+            events = facility.events()
+            return {
+                "events": events,
+                "officers": facility.officers(),
+                "rows": pad_rows(events, facility.facility_pad_dirs(), facility.chronicle_path()),
+            }
+
+        task = self.runner.run(load, "custody-load")
+        task.finished.connect(self._loaded)
+        task.failed.connect(lambda e: self.verify_banner.show_message("error", error_text(e)))
+        self.verify()
+
+    def _loaded(self, data: dict[str, Any]) -> None:
+        self.events = data["events"]
+        self.rows = data["rows"]
+        types = sorted({e.type for e in self.events})
+        keep = self.type_filter.currentData()
+        self.type_filter.blockSignals(True)
+        self.type_filter.clear()
+        self.type_filter.addItem("All event types", "")
+        for t in types:
+            self.type_filter.addItem(t, t)
+        self.type_filter.setCurrentIndex(max(0, self.type_filter.findData(keep)))
+        self.type_filter.blockSignals(False)
+        self._fill_pads()
+        self._fill_log()
+        self._fill_officers(data["officers"])
+
+    def verify(self) -> None:
+        self.verify_button.setEnabled(False)
+        task = self.runner.run(lambda w: self.facility.verify(), "ledger-verify")
+        task.finished.connect(self.show_report)
+        task.failed.connect(self._verify_failed)
+
+    def show_report(self, report: VerifyReport) -> None:
+        self.verify_button.setEnabled(True)
+        self.report = report
+        when = dt.datetime.now().strftime("%H:%M:%S")
+        if report.ok:
+            self.verify_banner.show_message(
+                "ok",
+                f"Ledger verifies: {report.size} events, {len(report.checkpoints)} signed "
+                f"checkpoints hold (checked {when}).",
+            )
+        else:
+            first = report.first_problem
+            where = f"event {first.seq}: " if first and first.seq is not None else ""
+            what = first.what if first else "unknown problem"
+            self.verify_banner.show_message(
+                "error",
+                f"LEDGER DOES NOT VERIFY — {where}{what} ({len(report.problems)} problem(s), "
+                f"checked {when}). Stop and call the custody lead.",
+            )
+
+    def _verify_failed(self, exc: BaseException) -> None:
+        self.verify_button.setEnabled(True)
+        self.verify_banner.show_message("error", f"Ledger could not be verified: {error_text(exc)}")
+
+    def export_checkpoint(self) -> None:
+        dirs = self.file_dialog_dirs() if self.file_dialog_dirs else []
+        default_dir = self.facility.exports_dir()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = confined_open_file(
+            self,
+            "Export a signed checkpoint",
+            dirs,
+            start=default_dir,
+            save=True,
+            suggested=f"checkpoint-{stamp}.txt",
+        )
+        if path is None:
+            return
+        facility = self.facility
+        task = self.runner.run(lambda w: facility.export_checkpoint(path), "export-checkpoint")
+        task.finished.connect(
+            lambda p: self.verify_banner.show_message("ok", f"Signed checkpoint written to {p}.")
+        )
+        task.failed.connect(lambda e: self.verify_banner.show_message("error", error_text(e)))

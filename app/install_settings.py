@@ -1,0 +1,74 @@
+"""The install's settings for the desktop application (no secrets).
+
+Read from `$REDDOOR_APP_SETTINGS`, else `/etc/reddoor/app.json`, else defaults. A kiosk install
+fixes the mode and `kiosk: true` here so that nobody at the keyboard can choose otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SYSTEM_SETTINGS = Path("/etc/reddoor/app.json")
+MODES = ("ceremony", "custody", "workstation")
+MODE_TITLES = {
+    "ceremony": "Ceremony station",
+    "custody": "Custody & audit",
+    "workstation": "Workstation",
+}
+
+
+@dataclass
+class InstallSettings:
+    mode: str | None = None  # fixed mode, or None: the user chooses at start
+    kiosk: bool = False
+    idle_lock_seconds: int = 300
+    classification_text: str = "UNCLASSIFIED // PRACTICE"
+    classification_background: str = "#007a33"
+    classification_foreground: str = "#ffffff"
+    router_endpoint: str | None = None  # None: the practice facility's embedded router
+    usb_roots: list[str] = field(default_factory=lambda: ["/media", "/run/media"])
+    export_dir: str | None = None
+    queries_per_day: int = 100
+    low_pad_queries: int = 500  # "pad low" banner below this many queries left
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InstallSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            log.warning("ignoring unknown application settings: %s", ", ".join(unknown))
+        s = cls(**{k: v for k, v in data.items() if k in known})
+        if s.mode is not None and s.mode not in MODES:
+            log.warning("unknown mode %r in the application settings; asking at start", s.mode)
+            s.mode = None
+        s.idle_lock_seconds = max(10, int(s.idle_lock_seconds))
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def settings_path() -> Path:
+    env = os.environ.get("REDDOOR_APP_SETTINGS")
+    return Path(env) if env else SYSTEM_SETTINGS
+
+
+def load_settings(path: Path | None = None) -> InstallSettings:
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return InstallSettings()
+    except (OSError, ValueError):
+        log.warning("application settings %s unreadable; using defaults", path)
+        return InstallSettings()
+    if not isinstance(data, dict):
+        return InstallSettings()
+    return InstallSettings.from_dict(data)
