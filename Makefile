@@ -10,8 +10,9 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages the project needs at run time and in tests:
 #  softhsm2 (practice HSM), opensc (pkcs11-tool, independent token listing in tests),
 #  poppler-utils (pdftotext/pdftoppm for receipt and report tests), Qt offscreen libraries,
-#  DejaVu fonts (embedded in every PDF), cups-client (lp for printing).
-APT_PACKAGES := softhsm2 opensc poppler-utils libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
+#  DejaVu fonts (embedded in every PDF), cups-client (lp for printing), zbar-tools (zbarimg
+#  decodes receipt QR codes in tests), libgs-common (its sRGB ICC profile for PDF/A output).
+APT_PACKAGES := softhsm2 opensc poppler-utils zbar-tools libgs-common libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
 	libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core cups-client
 SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 

@@ -134,8 +134,8 @@ def decode_payload(payload: str | bytes) -> dict[str, Any]:
             payload = payload.decode("ascii")
         except UnicodeDecodeError:
             raise ProofError("the receipt payload is not ASCII text") from None
-    text = payload.strip()
-    text = text.removeprefix("QR-Code:")
+    # Spaces are base45 digits: strip only line ends (zbarimg adds one).
+    text = payload.strip("\r\n").removeprefix("QR-Code:")
     if len(text) > MAX_PAYLOAD_CHARS:
         raise ProofError("the receipt payload is too long to be a receipt payload")
     if not text.startswith(PAYLOAD_PREFIX):
