@@ -3,7 +3,7 @@
 Format `reddoor-consumption/1` (JSON, keys sorted):
 
     {"format": "reddoor-consumption/1",
-     "source": "journal" | "gateway-chronicle",
+     "source": "journal" | "gateway-chronicle" | "gateway-ledger",
      "generated": "<UTC ISO 8601>",
      "pads": [{"pad_id": "<32 hex>", "side": "workstation" | "facility",
                "regions": {"w2f": {"start": S | null, "end": E | null,
@@ -14,7 +14,8 @@ Ranges are half-open absolute offsets [a, b), merged and sorted. From a journal 
 they are what the copy must never use again: its send region up to its reservation mark (a
 reservation counts, used or not) and its receive region below the receive mark plus every range
 received above it. From the gateway's chronicle they are the ranges of the frames the gateway
-opened (w2f) and sealed (f2w); region bounds are unknown there (null). The source never holds pad
+opened (w2f) and sealed (f2w), as are the `link.query` events of the facility home's ledger
+(`--ledger`); region bounds are unknown there (null). The source never holds pad
 bytes or plaintext.
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.errors import PadFormatError
-from custody.link_chronicle import read_jsonl
+from custody.link_chronicle import LEDGER_EVENT, read_jsonl
 from custody.pad_journal import IntervalSet, read_journal
 from custody.pad_manifest import Direction
 from custody.pad_store import JOURNAL_NAME, read_manifest
@@ -65,6 +66,16 @@ def from_chronicle(path: Path) -> dict[str, Any]:
         records = read_jsonl(path)
     except (OSError, ValueError) as exc:
         raise PadFormatError(f"cannot read the chronicle {path}: {type(exc).__name__}") from None
+    return from_records(records, "gateway-chronicle")
+
+
+def from_ledger(ledger: Any) -> dict[str, Any]:
+    """From the `link.query` events of a facility home's ledger (`home.ledger`)."""
+    records = [e.payload for e in ledger.events() if e.type == LEDGER_EVENT]
+    return from_records(records, "gateway-ledger")
+
+
+def from_records(records: list[dict[str, Any]], source: str) -> dict[str, Any]:
     sets: dict[str, dict[str, IntervalSet]] = {}
     for r in records:
         per = sets.setdefault(r["pad_id"], {d.value: IntervalSet() for d in Direction})
@@ -82,4 +93,4 @@ def from_chronicle(path: Path) -> dict[str, Any]:
         }
         for pid, per in sorted(sets.items())
     ]
-    return {"format": FORMAT, "source": "gateway-chronicle", "generated": _now(), "pads": pads}
+    return {"format": FORMAT, "source": source, "generated": _now(), "pads": pads}

@@ -54,7 +54,8 @@ END_COST = frame.KEY_LEN + frame.BUCKETS[0]  # the smallest frame: room kept for
 
 # -- where facility pad copies come from ----------------------------------------------------------
 class PadProvider(Protocol):
-    """Facility copies by pad id. The HSM vault will implement this too."""
+    """Facility copies by pad id: `DirectoryPadProvider` (plain copies, practice and tests) and
+    `custody.vault.VaultPadProvider` (the facility home's HSM vault)."""
 
     def pad_ids(self) -> Sequence[bytes]: ...
     def open(self, pad_id: bytes) -> PadCopy: ...
@@ -89,6 +90,22 @@ class DirectoryPadProvider:
                 f"{self._dirs[pad_id]} is a workstation copy; the gateway needs facility copies"
             )
         return copy
+
+
+class CombinedPadProvider:
+    """Several providers as one (e.g. the vault's pads and a directory of practice copies)."""
+
+    def __init__(self, providers: Sequence[PadProvider]) -> None:
+        self._by_id: dict[bytes, PadProvider] = {}
+        for provider in providers:
+            for pad_id in provider.pad_ids():
+                self._by_id.setdefault(pad_id, provider)
+
+    def pad_ids(self) -> Sequence[bytes]:
+        return list(self._by_id)
+
+    def open(self, pad_id: bytes) -> PadCopy:
+        return self._by_id[pad_id].open(pad_id)
 
 
 @dataclass

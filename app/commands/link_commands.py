@@ -49,11 +49,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "gateway",
         parents=[common],
         help="run the facility gateway (headless)",
-        description="Serve every facility pad copy in --pads: open authenticated queries, ask the "
-        "AI backend, stream encrypted answers back. With no --connect it is itself the router, "
-        "listening on --listen.",
+        description="Serve facility pad copies: the HSM vault of the facility home (--home or "
+        "$REDDOOR_HOME) and/or the plain copies in --pads. Open authenticated queries, ask the AI "
+        "backend, stream encrypted answers back. With a home, every processed query is a "
+        "link.query event in its ledger. With no --connect it is itself the router, listening "
+        "on --listen.",
     )
-    g.add_argument("--pads", type=Path, required=True, help="directory of facility copies")
+    g.add_argument("--pads", type=Path, default=None, help="directory of facility copies")
+    g.add_argument(
+        "--pin-file",
+        type=Path,
+        default=None,
+        help="file holding the HSM token PIN (production homes; default: no-echo prompt)",
+    )
     g.add_argument("--connect", default=None, help="router endpoint (default: embedded router)")
     g.add_argument("--listen", default=None, help="listen endpoint of the embedded router")
     g.add_argument("--backend", choices=["echo", "openai"], default="echo")
@@ -64,7 +72,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--echo-piece", type=int, default=4096, help=argparse.SUPPRESS)
     g.add_argument("--chunk-bytes", type=int, default=4096, help=argparse.SUPPRESS)
     g.add_argument("--name", default="facility", help="gateway name (liveliness token)")
-    g.add_argument("--chronicle", type=Path, default=None, help="JSONL chronicle file")
+    g.add_argument(
+        "--chronicle",
+        type=Path,
+        default=None,
+        help="JSONL chronicle file (instead of the home's ledger)",
+    )
+    g.add_argument("--cache-max-mb", type=int, default=64, help="answer cache bound per pad, MiB")
+    g.add_argument(
+        "--cache-max-age", type=float, default=3600.0, help="answer cache bound, seconds"
+    )
     g.add_argument("--workers", type=int, default=8, help="backend worker threads")
     _tls_args(g)
     g.set_defaults(handler=cmd_gateway)
@@ -104,6 +121,12 @@ def register_pad_actions(psub: Any, common: argparse.ArgumentParser) -> None:
     src = ex.add_mutually_exclusive_group(required=True)
     src.add_argument("--pad", type=Path, help="pad copy directory (its journal)")
     src.add_argument("--chronicle", type=Path, help="the gateway's JSONL chronicle")
+    src.add_argument(
+        "--ledger",
+        action="store_true",
+        help="the link.query events of the facility home's ledger (--home or $REDDOOR_HOME)",
+    )
+    ex.add_argument("--pin-file", type=Path, default=None, help="HSM token PIN (production)")
     ex.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
     ex.set_defaults(handler=cmd_export_consumption)
 
@@ -112,11 +135,15 @@ def cmd_export_consumption(args: argparse.Namespace) -> int:
     from custody import consumption_export
     from custody.durable_file import write_atomic
 
-    doc = (
-        consumption_export.from_journal(args.pad)
-        if args.pad
-        else consumption_export.from_chronicle(args.chronicle)
-    )
+    if args.pad:
+        doc = consumption_export.from_journal(args.pad)
+    elif args.chronicle:
+        doc = consumption_export.from_chronicle(args.chronicle)
+    else:
+        if args.home is None:
+            raise UsageError("--ledger needs a facility home (--home DIR or $REDDOOR_HOME)")
+        with _home_opener(args)() as opened:
+            doc = consumption_export.from_ledger(opened.ledger)
     text = json.dumps(doc, sort_keys=True, indent=1) + "\n"
     if args.out:
         write_atomic(args.out, text.encode())
@@ -148,10 +175,44 @@ def cmd_router(args: argparse.Namespace) -> int:
     return 0
 
 
+def _home_opener(args: argparse.Namespace) -> Any:
+    """A function opening the facility home (PIN read now, in the main thread)."""
+    from custody import home
+
+    path = home.resolve_home(args.home)
+    settings = home.load_settings(path)
+    pin = None
+    if args.pin_file is not None:
+        pin = home.read_secret_file(args.pin_file, "PIN")
+    elif not settings.practice:
+        pin = home.prompt_secret("PIN")
+    return lambda: home.open_home(path, pin)
+
+
+def _pad_provider(args: argparse.Namespace, token: Any) -> Any:
+    from custody.gateway import CombinedPadProvider, DirectoryPadProvider
+
+    providers: list[Any] = []
+    if args.pads is not None:
+        providers.append(DirectoryPadProvider(args.pads))
+    if token is not None:
+        from custody import vault
+
+        if vault.vault_pad_ids(token[0]):
+            providers.append(vault.VaultPadProvider(token[0], token[1]))
+    if not providers:
+        raise UsageError(
+            "no facility pads to serve: the home's vault holds none"
+            if token is not None
+            else "give --pads DIR or a facility home (--home DIR or $REDDOOR_HOME)"
+        )
+    return providers[0] if len(providers) == 1 else CombinedPadProvider(providers)
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     from custody.ai_backends import make_backend
-    from custody.gateway import DirectoryPadProvider, Gateway
-    from custody.link_chronicle import Chronicle, JsonlChronicleSink
+    from custody.gateway import Gateway
+    from custody.link_chronicle import Chronicle, JsonlChronicleSink, LedgerChronicleSink
     from custody.zenoh_transport import LinkConfig, Transport
 
     backend = make_backend(
@@ -163,30 +224,54 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     )
     if args.backend == "echo" and hasattr(backend, "piece"):
         backend.piece = max(1, args.echo_piece)
-    provider = DirectoryPadProvider(args.pads)
-    chronicle = Chronicle(JsonlChronicleSink(args.chronicle)) if args.chronicle else None
-    cfg = LinkConfig.for_endpoint(args.connect, listen=args.listen, tls=_tls(args))
-    with Transport(cfg) as transport:
-        gw = Gateway(
-            transport,
-            provider,
-            backend,
-            name=args.name,
-            chronicle=chronicle,
-            backend_workers=max(1, args.workers),
-            chunk_bytes=args.chunk_bytes,
-        )
-        gw.start()
-        print(
-            f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on {cfg.describe()} "
-            f"with the {backend.name} backend",
-            file=sys.stderr,
-            flush=True,
-        )
-        try:
-            _wait_for_signal()
-        finally:
-            gw.stop()
+    if args.cache_max_mb < 1 or args.cache_max_age <= 0:
+        raise UsageError("--cache-max-mb and --cache-max-age must be positive")
+    chronicle = None
+    own_home = None  # a home opened here (not by the chronicle's thread)
+    home_obj: Any = None
+    if args.home is not None and not args.chronicle:
+        # The chronicle's thread opens the home and owns its ledger connection; the home's
+        # token (thread-safe) also reads the vault's facility copies.
+        sink = LedgerChronicleSink(_home_opener(args))
+        chronicle = Chronicle(sink)
+        home_obj = sink.home
+    elif args.home is not None:
+        own_home = home_obj = _home_opener(args)()
+    if args.chronicle:
+        chronicle = Chronicle(JsonlChronicleSink(args.chronicle))
+    token = None if home_obj is None else (home_obj.path, home_obj.token)
+    try:
+        provider = _pad_provider(args, token)
+        cfg = LinkConfig.for_endpoint(args.connect, listen=args.listen, tls=_tls(args))
+        with Transport(cfg) as transport:
+            gw = Gateway(
+                transport,
+                provider,
+                backend,
+                name=args.name,
+                chronicle=chronicle,
+                backend_workers=max(1, args.workers),
+                chunk_bytes=args.chunk_bytes,
+                cache_max_bytes=args.cache_max_mb << 20,
+                cache_max_age=args.cache_max_age,
+            )
+            chronicle = None  # the gateway closes it
+            try:
+                gw.start()
+                print(
+                    f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on "
+                    f"{cfg.describe()} with the {backend.name} backend",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                _wait_for_signal()
+            finally:
+                gw.stop()
+    finally:
+        if chronicle is not None:
+            chronicle.close()
+        if own_home is not None:
+            own_home.close()
     return 0
 
 
