@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from custody.ledger_entry import Event
+from custody.pad_status import read_status
 
 log = logging.getLogger(__name__)
-from custody.pad_status import read_status
 
 STATE_BY_EVENT = {
     "pad.generated": "generated",

@@ -1,0 +1,98 @@
+"""A whole practice ceremony through the wizard: passphrases typed, steps confirmed."""
+
+from __future__ import annotations
+
+from app.ceremony_wizard import CeremonyStation
+from app.workers import WorkerRunner
+from ceremony.steps import STEPS
+
+
+def drive(qtbot, station, passphrases, *, same_officer_first=False, bag=("BAG-0042", "BAG-0042")):
+    """Answer every question the state machine asks, as the officers would."""
+    names = list(passphrases)
+    bag_answers = list(bag)
+    seen = {"same_officer_refused": False, "fingerprint": ""}
+
+    def answer_one():
+        q = station.question
+        if q is None:
+            return False
+        if q.kind == "credentials":
+            index = q.args["index"]
+            if index == 1 and same_officer_first and not seen["same_officer_refused"]:
+                station.officer_combo.setCurrentText(names[0])
+                station.passphrase_edit.setText(passphrases[names[0]])
+                station.answer(True)
+                assert "cannot count twice" in station.prompt_error.text()
+                seen["same_officer_refused"] = True
+            name = names[index]
+            station.officer_combo.setCurrentText(name)
+            qtbot.keyClicks(station.passphrase_edit, passphrases[name])
+            station.answer(True)
+        elif q.kind == "fingerprint":
+            seen["fingerprint"] = station.fingerprint.words.text()
+            station.answer(True)
+        elif q.kind == "bag_serial":
+            station.text_edit.setText(bag_answers[1 if q.args["second"] else 0])
+            station.answer(True)
+        elif q.kind == "exception":
+            station.text_edit.setText("resume")
+            station.answer(True)
+        else:
+            station.answer(True)
+        return True
+
+    def step():
+        answer_one()
+        return station.task is not None and station.task.ended
+
+    qtbot.waitUntil(step, timeout=120000)
+    return seen
+
+
+def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_home):
+    _home, first = practice_home
+    runner = WorkerRunner()
+    made = []
+    station = CeremonyStation(runner, facility, on_pad_made=lambda: made.append(1))
+    qtbot.addWidget(station)
+    station.show()
+    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    assert station.step_list.count() == len(STEPS)
+    assert station.step_list.item(0).text().endswith(STEPS[0].title)
+    station.start()
+    seen = drive(qtbot, station, first.passphrases, same_officer_first=True)
+    assert station.task.error is None, station.banner.label.text()
+    out = station.outcome
+    assert out is not None and out.mark == "PRACTICE" and out.bag_serial == "BAG-0042"
+    assert seen["same_officer_refused"]
+    assert seen["fingerprint"] == out.merkle_root_words.upper()
+    assert made == [1]
+    assert station.receipt is not None and station.receipt.is_file()
+    assert station.preview_layout.count() >= 1
+    assert all(s == "done" for s in station.step_states.values())
+    report = facility.verify()
+    assert report.ok
+    types = [e.type for e in facility.events()]
+    for s in STEPS:
+        if s.event:
+            assert s.event in types
+    runner.stop_all()
+    station.shutdown()
+
+
+def test_cancel_during_the_ceremony_fails_closed(qtbot, facility, practice_home):
+    _home, _first = practice_home
+    runner = WorkerRunner()
+    station = CeremonyStation(runner, facility)
+    qtbot.addWidget(station)
+    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    station.start()
+    qtbot.waitUntil(lambda: station.question is not None, timeout=30000)
+    station.cancel()
+    qtbot.waitUntil(lambda: station.task.ended, timeout=30000)
+    assert station.task.error is not None
+    assert "stopped" in station.banner.label.text()
+    assert facility.verify().ok
+    runner.stop_all()
+    station.shutdown()
