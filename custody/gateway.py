@@ -121,6 +121,7 @@ class _Lane:
     totals: dict[bytes, int] = field(default_factory=dict)
     records: dict[bytes, QueryRecord] = field(default_factory=dict)
     last_resend: dict[bytes, float] = field(default_factory=dict)
+    slots: queue.Queue[bytes] = field(default_factory=queue.Queue)  # cover: frames to send
 
 
 class _Exhausted(Exception):
@@ -146,6 +147,8 @@ class Gateway:
         cache_max_bytes: int = DEFAULT_MAX_BYTES,
         cache_max_age: float = DEFAULT_MAX_AGE,
         housekeeping_interval: float = 60.0,
+        cover_rate: float | None = None,
+        cover_bucket: int = 1024,
     ) -> None:
         self.transport = transport
         self.provider = provider
@@ -162,7 +165,16 @@ class Gateway:
         # A backend that answers at once (echo without delay) is run on the frame worker: one
         # thread handoff less per query. Anything that may block gets the backend workers.
         self._inline = bool(getattr(backend, "inline", False))
-        self.chunk_bytes = min(chunk_bytes, frame.MAX_PAYLOAD)
+        # Constant-rate cover traffic facility→workstation (seal, threat 4): every frame of a pad
+        # goes out in a slot of `cover_bucket` at `cover_rate` per second, concealed; a slot with
+        # no answer frame waiting carries a COVER frame. Costs `cover.bytes_per_day` per pad.
+        self.cover = (
+            None if cover_rate is None else link_messages.cover_cost(cover_rate, cover_bucket)
+        )
+        self.max_payload = (
+            frame.MAX_PAYLOAD if self.cover is None else self.cover.bucket - frame.INNER_LEN
+        )
+        self.chunk_bytes = min(chunk_bytes, self.max_payload)
         self.flush_interval = flush_interval
         self.resend_min_interval = resend_min_interval
         self.stats: Counter[str] = Counter()
@@ -199,7 +211,58 @@ class Gateway:
             )
         self._tokens.append(self.transport.declare_token(link_keys.gateway_alive_key(self.name)))
         self._spawn(self._housekeeping, "gw-housekeeping")
+        if self.cover is not None:
+            self._spawn(self._cover_loop, "gw-cover")
         log.info("gateway %s serving %d pads", self.name, len(self._lanes))
+
+    # -- cover traffic (f2w) ----------------------------------------------------------------
+    def _frame_cost(self, payload_len: int) -> int:
+        if self.cover is not None:
+            return self.cover.frame_bytes
+        return link_messages.frame_cost(payload_len)
+
+    def _publish_f2w(self, lane: _Lane, data: bytes) -> None:
+        if self.cover is not None:
+            lane.slots.put(data)  # sent in the next slot, indistinguishable from cover
+        else:
+            self.transport.publish(link_keys.frame_key(lane.pad_id, Direction.F2W), data)
+
+    def _cover_loop(self) -> None:
+        assert self.cover is not None
+        interval, bucket = 1.0 / self.cover.rate, self.cover.bucket
+        exhausted: set[bytes] = set()
+        next_at = time.monotonic()
+        while not self._stopping.wait(max(0.0, next_at - time.monotonic())):
+            next_at += interval
+            for lane in list(self._lanes.values()):
+                if lane.suspended:
+                    continue
+                try:
+                    data = lane.slots.get_nowait()
+                except queue.Empty:
+                    if lane.pad_id in exhausted:
+                        continue
+                    try:
+                        with lane.lock:
+                            data = frame.seal(
+                                lane.copy,
+                                frame.Kind.COVER,
+                                b"",
+                                conceal=True,
+                                body_len=bucket,
+                            )
+                    except PadExhaustedError:
+                        exhausted.add(lane.pad_id)
+                        log.warning(
+                            "pad %s: cover traffic stopped, pad exhausted", lane.pad_id.hex()[:8]
+                        )
+                        continue
+                    self.stats["cover-sent"] += 1
+                key = link_keys.frame_key(lane.pad_id, Direction.F2W)
+                try:
+                    self.transport.publish(key, data, droppable=True)
+                except RedDoorError as exc:
+                    log.warning("cover slot not sent: %s", exc.message)
 
     def _housekeeping(self) -> None:
         while not self._stopping.wait(self.housekeeping_interval):
@@ -391,9 +454,8 @@ class Gateway:
             if self.chronicle is not None:
                 self.chronicle.record_query(rec)
         self.stats["answers-resent"] += 1
-        key = link_keys.frame_key(lane.pad_id, Direction.F2W)
         for f in frames:
-            self.transport.publish(key, f)
+            self._publish_f2w(lane, f)
 
     # -- answering -------------------------------------------------------------------------
     def _seal(self, lane: _Lane, kind: frame.Kind, payload: bytes, qid: bytes, seq: int) -> bytes:
@@ -401,11 +463,22 @@ class Gateway:
             if lane.suspended:
                 raise _Exhausted("suspended")
             final = kind is not frame.Kind.ANSWER_CHUNK
+            if self.cover is not None:
+                return frame.seal(
+                    lane.copy,
+                    kind,
+                    payload[: self.max_payload],
+                    msg_id=qid,
+                    seq=seq,
+                    final=final,
+                    conceal=True,
+                    body_len=self.cover.bucket,
+                )
             return frame.seal(lane.copy, kind, payload, msg_id=qid, seq=seq, final=final)
 
     def _emit(self, lane: _Lane, qid: bytes, rec: QueryRecord, data: bytes, end: bool) -> None:
         self.cache.append(lane.pad_id, qid, data, end=end)
-        self.transport.publish(link_keys.frame_key(lane.pad_id, Direction.F2W), data)
+        self._publish_f2w(lane, data)
         rec.answer_frames += 1
         rec.f2w_ranges.append(_range(data))
 
@@ -419,10 +492,15 @@ class Gateway:
             nonlocal seq
             with lane.lock:
                 left = lane.copy.remaining_send()
-            need = link_messages.frame_cost(len(payload))
-            room = left - (END_COST if kind is frame.Kind.ANSWER_CHUNK else 0)
+            need = self._frame_cost(len(payload))
+            end_cost = self._frame_cost(0)
+            room = left - (end_cost if kind is frame.Kind.ANSWER_CHUNK else 0)
             if need > room:
-                fit = link_messages.largest_payload(left - END_COST)
+                fit = (
+                    link_messages.largest_payload(left - end_cost)
+                    if self.cover is None
+                    else (self.max_payload if self._frame_cost(0) <= left - end_cost else -1)
+                )
                 if fit > 0 and payload:
                     head, _ = link_messages.split_text(payload, fit)
                     self._emit(
@@ -469,8 +547,8 @@ class Gateway:
                     head, buf = link_messages.split_text(buf, self.chunk_bytes)
                     send(frame.Kind.ANSWER_CHUNK, head)
                     last_flush = now
-            while len(buf) > frame.MAX_PAYLOAD:
-                head, buf = link_messages.split_text(buf, frame.MAX_PAYLOAD)
+            while len(buf) > self.max_payload:
+                head, buf = link_messages.split_text(buf, self.max_payload)
                 send(frame.Kind.ANSWER_CHUNK, head)
             send(frame.Kind.ANSWER_END, buf)
             rec.outcome = "answered"

@@ -20,9 +20,11 @@ import json
 from dataclasses import dataclass
 
 from custody import frame
+from custody.errors import UsageError
 from custody.pad_store import PadCopy
 
 MAX_QUERY_BYTES = 4 << 20
+SECONDS_PER_DAY = 86400
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,34 @@ def skip_send_to(copy: PadCopy, floor: int, limit: int) -> int:
     offset = copy.reserve_send(gap)
     copy.zeroize(offset, gap)
     return gap
+
+
+@dataclass
+class CoverCost:
+    rate: float
+    bucket: int
+    frame_bytes: int
+    bytes_per_day: int
+    days_left: float | None
+
+    def render(self) -> str:
+        days = (
+            "" if self.days_left is None else f"; this pad's questions last {self.days_left:.1f} d"
+        )
+        return (
+            f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes} pad bytes each = "
+            f"{self.bytes_per_day:,} pad bytes/day{days}"
+        )
+
+
+def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverCost:
+    """Pad bytes per day that cover traffic at `rate` frames/s in `bucket` would consume, in one
+    direction. Every frame on the wire then costs `frame_bytes` of pad, real or cover."""
+    if bucket not in frame.BUCKETS:
+        raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
+    if rate <= 0:
+        raise UsageError("cover rate must be positive")
+    per = frame.KEY_LEN + bucket
+    per_day = int(rate * SECONDS_PER_DAY * per)
+    days = None if remaining is None else remaining / per_day
+    return CoverCost(rate, bucket, per, per_day, days)

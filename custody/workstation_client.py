@@ -45,6 +45,7 @@ from custody.errors import (
     UsageError,
     WrongPadError,
 )
+from custody.link_messages import CoverCost, cover_cost
 from custody.pad_manifest import Direction, Side
 from custody.pad_store import PadCopy, default_state_dir
 from custody.zenoh_transport import Subscription, Transport
@@ -53,7 +54,6 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MAGIC = b"RDOUTBOX1\n"  # the per-file layout of version 0.1
 OUTBOX_LOG = "outbox.log"
-SECONDS_PER_DAY = 86400
 MAX_SKIP = 4 << 20  # never skip more pad than this on the word of an unauthenticated hint
 
 
@@ -77,36 +77,6 @@ class Presence:
     @property
     def up(self) -> bool:
         return bool(self.gateways)
-
-
-@dataclass
-class CoverCost:
-    rate: float
-    bucket: int
-    frame_bytes: int
-    bytes_per_day: int
-    days_left: float | None
-
-    def render(self) -> str:
-        days = (
-            "" if self.days_left is None else f"; this pad's questions last {self.days_left:.1f} d"
-        )
-        return (
-            f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes} pad bytes each = "
-            f"{self.bytes_per_day:,} pad bytes/day{days}"
-        )
-
-
-def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverCost:
-    """Pad bytes per day that cover traffic at `rate` frames/s in `bucket` would consume."""
-    if bucket not in frame.BUCKETS:
-        raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
-    if rate <= 0:
-        raise UsageError("cover rate must be positive")
-    per = frame.KEY_LEN + bucket
-    per_day = int(rate * SECONDS_PER_DAY * per)
-    days = None if remaining is None else remaining / per_day
-    return CoverCost(rate, bucket, per, per_day, days)
 
 
 @dataclass
@@ -469,11 +439,12 @@ class WorkstationClient:
                 self.stats[f"rejected-{exc.reason}"] += 1
                 log.warning("rejected a frame from the link: %s (%s)", exc.reason, exc.message)
             return False
+        if msg.kind is frame.Kind.COVER:
+            self.stats["cover-received"] += 1
+            return False
         if msg.msg_id != p.query_id:
             self.stats["stale-dropped"] += 1
             log.info("authentic frame for an earlier query dropped (%s)", msg.kind.name)
-            return False
-        if msg.kind is frame.Kind.COVER:
             return False
         p.started = True
         p.answer_frames += 1
@@ -494,6 +465,24 @@ class WorkstationClient:
                     "(the answer was cut off); use a new pad"
                 )
         return True
+
+    def _drain_idle(self) -> None:
+        """Between questions, open and discard what arrived (the facility's cover frames), so
+        the inbox never fills and the receive window keeps moving. Skipped while ask() runs."""
+        if not self._ask_lock.acquire(blocking=False):
+            return
+        try:
+            idle = _Pending(bytes(16), [])
+            while True:
+                try:
+                    data = self._inbox.get_nowait()
+                except queue.Empty:
+                    return
+                self._handle(idle, data, lambda payload: None)
+        except LinkError as exc:
+            log.info("idle frame dropped: %s", exc.message)
+        finally:
+            self._ask_lock.release()
 
     # -- crash recovery --------------------------------------------------------------------
     def interrupted_queries(self) -> list[str]:
@@ -567,6 +556,7 @@ class _CoverSender:
                     return
                 c.stats["cover-sent"] += 1
             c.transport.publish(c._w2f, data, droppable=True)
+            c._drain_idle()
 
     def stop(self) -> None:
         self._stop.set()

@@ -78,6 +78,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=None,
         help="JSONL chronicle file (instead of the home's ledger)",
     )
+    g.add_argument(
+        "--cover-rate",
+        type=float,
+        default=None,
+        help="constant-rate cover traffic to every workstation: frames/s per pad (costs pad; "
+        "the cost per day is printed at start)",
+    )
+    g.add_argument("--cover-bucket", type=int, default=1024, help="cover frame body size")
     g.add_argument("--cache-max-mb", type=int, default=64, help="answer cache bound per pad, MiB")
     g.add_argument(
         "--cache-max-age", type=float, default=3600.0, help="answer cache bound, seconds"
@@ -254,9 +262,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 chunk_bytes=args.chunk_bytes,
                 cache_max_bytes=args.cache_max_mb << 20,
                 cache_max_age=args.cache_max_age,
+                cover_rate=args.cover_rate,
+                cover_bucket=args.cover_bucket,
             )
             chronicle = None  # the gateway closes it
             try:
+                if gw.cover is not None:
+                    print(f"reddoor: {gw.cover.render()} per pad", file=sys.stderr, flush=True)
                 gw.start()
                 print(
                     f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on "

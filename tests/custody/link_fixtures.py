@@ -107,3 +107,92 @@ class Capture:
     def close(self) -> None:
         self.sub.close()
         self.transport.close()
+
+
+def make_pki(directory: Path) -> dict[str, Path]:
+    """A throw-away CA, a server certificate for 127.0.0.1/localhost and two client certificates
+    (PEM files, keys PKCS#8), plus a client certificate from an unrelated CA."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    out: dict[str, Path] = {}
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def save(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        out[stem] = directory / f"{stem}.pem"
+        out[stem].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        out[stem + "_key"] = directory / f"{stem}.key"
+        out[stem + "_key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        os.chmod(out[stem + "_key"], 0o600)
+
+    def ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(name(cn))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cert, key
+
+    def leaf(
+        cn: str,
+        issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+        usage: x509.ObjectIdentifier,
+        server: bool = False,
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(issuer[0].subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if server:
+            b = b.add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    ]
+                ),
+                critical=False,
+            )
+        return b.sign(issuer[1], hashes.SHA256()), key
+
+    root = ca("Red Door test CA")
+    out["ca"] = directory / "ca.pem"
+    out["ca"].write_bytes(root[0].public_bytes(serialization.Encoding.PEM))
+    save("router", *leaf("router", root, ExtendedKeyUsageOID.SERVER_AUTH, server=True))
+    save("gateway", *leaf("gateway", root, ExtendedKeyUsageOID.CLIENT_AUTH))
+    save("workstation", *leaf("workstation", root, ExtendedKeyUsageOID.CLIENT_AUTH))
+    save("stranger", *leaf("stranger", ca("other CA"), ExtendedKeyUsageOID.CLIENT_AUTH))
+    return out
