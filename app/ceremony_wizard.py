@@ -147,7 +147,9 @@ class CeremonyStation(QWidget):
         left = QVBoxLayout()
         left.addWidget(PlainLabel("Ceremony steps", self))
         self.step_list = QListWidget(self)
-        self.step_list.setMaximumWidth(300)
+        self.step_list.setMaximumWidth(330)
+        self.step_list.setMinimumWidth(290)
+        self.step_list.setWordWrap(True)
         for s in STEPS:
             self.step_list.addItem(QListWidgetItem(f"{MARKS['pending']}  {s.title}"))
         left.addWidget(self.step_list, 1)

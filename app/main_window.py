@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent
@@ -26,13 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.facility import Facility, FirstRun, create_practice_facility, is_home
 from app.install_settings import MODE_TITLES, MODES, InstallSettings
 from app.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window
 from app.officer_dialogs import OfficerPassphraseDialog
-from app.practice_link import PracticeLink
 from app.widgets import ClassificationBanner, PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
+
+if TYPE_CHECKING:  # the cores (Zenoh, PKCS#11, SQLCipher) load on the bootstrap worker
+    from app.facility import Facility, FirstRun
+    from app.practice_link import PracticeLink
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class Started:
 
 def bootstrap(home: Path, settings: InstallSettings, *, start_link: bool = True) -> Started:
     """Blocking start-up: the practice facility on first run, the home, the practice link."""
+    from app.facility import Facility, create_practice_facility, is_home
+    from app.practice_link import PracticeLink
+
     first = None
     if not is_home(home):
         if settings.mode == "workstation" and settings.router_endpoint:

@@ -103,7 +103,7 @@ def test_retire_officer_needs_two_other_officers(qtbot, facility, practice_home)
     dlg.set_officer(1, b[0], b[1])
     dlg.try_accept()
     qtbot.waitUntil(lambda: dlg.result() == QDialog.DialogCode.Accepted, timeout=15000)
-    assert not [o for o in facility.officers() if o.name == "Officer C"][0].active
+    assert not next(o for o in facility.officers() if o.name == "Officer C").active
     qtbot.waitUntil(lambda: view.type_filter.findData("officer.retired") > 0, timeout=15000)
     view.type_filter.setCurrentIndex(view.type_filter.findData("officer.retired"))
     qtbot.waitUntil(lambda: view.log_table.rowCount() == 1, timeout=15000)
@@ -134,7 +134,7 @@ def test_kiosk_cannot_close_without_passphrase_and_starts_locked(qtbot, practice
 
 
 def test_idle_lock_engages_and_closes_dialogs(qtbot, practice_home):
-    home, first = practice_home
+    home, _first = practice_home
     settings = InstallSettings(kiosk=True, mode="custody", idle_lock_seconds=10)
     w = make_window(qtbot, home, settings, kiosk=True)
     w.unlock()
