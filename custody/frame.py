@@ -24,8 +24,8 @@ from __future__ import annotations
 import bisect
 import struct
 import zlib
-from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.poly1305 import Poly1305
@@ -117,8 +117,7 @@ def _xor(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryvi
     return x.to_bytes(n, "little")
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     version: int
     kind: int
     direction: int
@@ -132,8 +131,7 @@ class Header:
         return self.offset, self.offset + self.range_len
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     kind: Kind
     payload: bytes
     msg_id: bytes
@@ -184,7 +182,7 @@ def seal(
     the medium once the frame exists. `conceal` hides the kind from the clear header (cover
     traffic); `body_len` forces a bucket (constant-size traffic).
     """
-    direction = copy.side.sends
+    direction = copy.send_region.direction
     if kind is Kind.OPAQUE:
         raise ValueError("OPAQUE is a header marker, not a message kind")
     if direction not in allowed_directions(kind):
@@ -211,10 +209,10 @@ def seal(
         MAGIC,
         VERSION,
         Kind.OPAQUE if conceal else kind,
-        direction.code,
+        copy.send_code,
         0,
         0,
-        copy.manifest.pad_id,
+        copy.pad_id,
         offset,
         range_len,
         size,
@@ -242,9 +240,9 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
     for a range already consumed (a zeroized range is an all-zero Poly1305 key: forgeable).
     """
     h = parse_header(data)
-    if h.pad_id != copy.manifest.pad_id:
+    if h.pad_id != copy.pad_id:
         raise FrameRejected("wrong-pad", "frame is for another pad")
-    if h.direction != copy.side.receives.code:
+    if h.direction != copy.recv_code:
         raise FrameRejected("wrong-direction", "frame travels in the wrong direction for this side")
     verdict = copy.receive_verdict(h.offset, h.range_len)
     if verdict is not None:

@@ -215,6 +215,12 @@ class PadCopy:
         self._on_warning = on_warning or (lambda msg: log.warning("%s", msg))
         self.send_region = manifest.region(journal.side.sends)
         self.recv_region = manifest.region(journal.side.receives)
+        # Hot-path constants (the frame codec reads these per frame).
+        self.pad_id = manifest.pad_id
+        self.send_code = journal.side.sends.code
+        self.recv_code = journal.side.receives.code
+        self._recv_start = self.recv_region.start
+        self._recv_end = self.recv_region.end
         self._next = journal.send_reserved
         self._recv_floor = journal.recv_mark
         self._recv_seen = IntervalSet(journal.recv_seen)
@@ -222,6 +228,8 @@ class PadCopy:
         self._send_block = AdaptiveBlock(block)
         self._recv_block = AdaptiveBlock(block)
         self._warned: set[float] = set()
+        s_region = self.send_region
+        self._warn_at = s_region.usable_end - int(s_region.length * max(WARN_FRACTIONS))
         self._closed = False
         self._check_marks()
 
@@ -327,7 +335,8 @@ class PadCopy:
             self._write_journal(send_reserved=new_end)
         offset = self._next
         self._next += length
-        self._maybe_warn(region, self._next)
+        if self._next > self._warn_at:
+            self._maybe_warn(region, self._next)
         return offset
 
     def _maybe_warn(self, region: Region, used_to: int) -> None:
@@ -343,11 +352,10 @@ class PadCopy:
     # -- receiving ------------------------------------------------------------------------
     def receive_verdict(self, offset: int, length: int) -> tuple[str, str] | None:
         """None if [offset, offset+length) may be received, else (reason, message)."""
-        r = self.recv_region
-        if not r.contains(offset, length):
+        if not (self._recv_start <= offset and offset + length <= self._recv_end and length > 0):
             return (
                 "outside-region",
-                f"range {offset}+{length} is outside the {r.direction.label} region",
+                f"range {offset}+{length} is outside the {self.recv_region.direction.label} region",
             )
         if offset < self._recv_floor or self._recv_seen.overlaps(offset, offset + length):
             return ("replay", f"range {offset}+{length} was already consumed (replay or reuse)")
@@ -361,6 +369,9 @@ class PadCopy:
             mark = min(self.recv_region.end, end + self._recv_block.next_size(length))
             self._write_journal(recv_mark=mark, recv_seen=[])
             self._recv_durable = mark
+        if offset == self._recv_floor and not len(self._recv_seen):
+            self._recv_floor = end  # in order: the common case, no interval bookkeeping
+            return
         self._recv_seen.add(offset, end)
         while (new_floor := self._recv_seen.pop_prefix(self._recv_floor)) != self._recv_floor:
             self._recv_floor = new_floor
