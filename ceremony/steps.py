@@ -284,6 +284,34 @@ def render_runbook() -> str:
         "- Zeroizing a flash drive is best effort (wear levelling keeps old cells); destroying "
         "the HSM key is a real crypto-erase of the facility copy.",
         "",
+        "## How the copies are made and checked",
+        "",
+        "- **Customer copy**: the pad streams from the mixer straight to "
+        "`pad.bin.partial` on the drive (0600), hashed per chunk as it passes, then fsynced and "
+        "renamed to `pad.bin` beside `manifest.json` and `journal.json` (docs/pad-format.md). "
+        "The drive is refused if it is missing, holds a pad or any other file (except "
+        "`lost+found` and similar), lacks free space for the pad plus 256 KiB, or, in a "
+        "production home, is not on a removable drive (sysfs `removable`).",
+        "- **Read-back** bypasses the page cache with `fsync` then "
+        "`posix_fadvise(POSIX_FADV_DONTNEED)` over the whole file, then a fresh read; every "
+        "chunk hash and the Merkle root must match. (O_DIRECT is refused by tmpfs and some "
+        "FUSE filesystems and needs aligned buffers; DONTNEED is a no-op on tmpfs, whose pages "
+        "are the medium.)",
+        "- **Facility copy** (`custody/vault.py`): `HOME/vault/<pad id hex>/chunks/NNNNNN.gcm` = "
+        "`RDV1` ‖ 12-byte nonce from the token RNG ‖ AES-256-GCM ciphertext ‖ 16-byte tag, "
+        "encrypted on the token under `reddoor-pad-<pad id hex>` (non-extractable), associated "
+        "data `reddoor-vault/1` ‖ pad id ‖ chunk index (u64 BE). Each chunk is checked against "
+        "the manifest's chunk hash before it is encrypted. The facility side reads by "
+        "decrypting on the token (at most two decrypted chunks cached, wiped on eviction).",
+        "- **Zeroizing the facility copy**: GCM cannot zero inside a chunk, so used ranges are "
+        "zeroed in the cached plaintext at once and each touched chunk is re-encrypted with "
+        "its used ranges zeroed under a fresh nonce, atomically replacing the old file, before "
+        "the facility journal moves on (the journal stays the authority on reuse). Old "
+        "ciphertext that a disk or backup kept is erased only by destroying the key.",
+        "- **Statistics stop the ceremony** when the monobit or byte chi-square p-value is "
+        "below 1e-6: an ideal pad trips this about once in 500,000 ceremonies, and a false "
+        "alarm costs one re-run while a missed fault costs a pad.",
+        "",
     ]
     return "\n".join(lines)
 
