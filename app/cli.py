@@ -29,6 +29,8 @@ COMMAND_MODULES = (
     "app.commands.link_commands",
     "app.commands.receipt_commands",
     "app.commands.ceremony_commands",
+    "app.commands.custody_commands",
+    "app.commands.report_commands",
 )
 
 EXIT_INTERNAL = 70

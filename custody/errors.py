@@ -193,3 +193,46 @@ class MediumError(RedDoorError):
     """The customer medium cannot take the pad (too small, holds a pad, not removable)."""
 
     exit_code = 35
+
+
+# -- custody lifecycle and reports (issue 6) ------------------------------------------------------
+class LifecycleError(RedDoorError):
+    """A pad's custody cannot change as asked (unknown pad, wrong home, missing copy)."""
+
+    exit_code = 50
+
+
+class IllegalTransition(LifecycleError):
+    """The pad's state (derived from the ledger) does not allow this step."""
+
+    exit_code = 51
+
+
+class BagSerialMismatch(LifecycleError):
+    """The bag (or medium) serial found differs from the one recorded; an exception was opened."""
+
+    exit_code = 52
+
+
+class AlreadyDestroyed(LifecycleError):
+    """This copy of the pad was already destroyed (the ledger names the event)."""
+
+    exit_code = 53
+
+
+class DestructionNotVerified(LifecycleError):
+    """Destruction ran but its check failed (the key is still listed, or a chunk decrypts)."""
+
+    exit_code = 54
+
+
+class ReconcileOverlap(LifecycleError):
+    """Reconciliation found pad ranges used twice: the one-time rule was broken."""
+
+    exit_code = 55
+
+
+class ReconcileDiscrepancy(LifecycleError):
+    """Reconciliation found ranges used by one side and never seen by the other."""
+
+    exit_code = 56

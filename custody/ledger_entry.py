@@ -67,6 +67,16 @@ TWO_PERSON_TYPES = {
     "ceremony.receipt_signed",
     "ceremony.exception",
     "ceremony.aborted",
+    # the custody lifecycle (custody/lifecycle.py; docs/custody-lifecycle.md). pad.suspended and
+    # pad.compromised are deliberately one-person: stopping a pad must never wait for a second.
+    "custody.transferred",
+    "custody.delivered",
+    "custody.exception",
+    "pad.activated",
+    "pad.resumed",
+    "pad.exhausted",
+    "pad.retired",
+    "pad.destroyed",
 }
 
 

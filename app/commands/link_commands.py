@@ -270,6 +270,15 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 if gw.cover is not None:
                     print(f"reddoor: {gw.cover.render()} per pad", file=sys.stderr, flush=True)
                 gw.start()
+                if home_obj is not None:
+                    # Ledger state decides what is served: production homes only active pads;
+                    # a compromised, suspended or destroyed pad stops within a poll (issue 6).
+                    from custody.lifecycle import LedgerStatePoll
+
+                    poll = LedgerStatePoll(home_obj, lambda: gw.pads)
+                    for pad in poll():
+                        gw.suspend_pad(pad)
+                    gw.watch_suspensions(poll, interval=0.2)
                 print(
                     f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on "
                     f"{cfg.describe()} with the {backend.name} backend",

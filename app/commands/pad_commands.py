@@ -51,6 +51,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     link_commands.register_pad_actions(psub, common)
 
+    from app.commands import custody_commands  # the custody lifecycle (issue 6)
+
+    custody_commands.register_pad_actions(psub, common)
+
 
 def cmd_practice_pad(args: argparse.Namespace) -> int:
     manifest = make_practice_pad(args.out, parse_size(args.size), split=args.split)
