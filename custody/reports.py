@@ -161,6 +161,11 @@ def _size(n: int) -> str:
     return f"{n:,} B"
 
 
+def _pad_lines(display: str) -> str:
+    """A pad id on two lines (it does not fit a narrow column on one)."""
+    return display[:18] + "\n" + display[18:] if len(display) > 18 else display
+
+
 def _pct(used: int, length: int) -> str:
     return f"{100 * used / length:.1f}%" if length else "-"
 
@@ -201,20 +206,21 @@ def inventory_pdf(data: dict[str, Any]) -> pdf.Document:
         last = p["last_event"] or {}
         table_rows.append(
             [
-                f"{p['pad_id_display']}\n{p['mark']}",
+                f"{_pad_lines(p['pad_id_display'])}\n{p['mark']}",
                 STATE_TITLES.get(p["state"], p["state"]),
                 _size(p["size"]),
                 f"C: {cust}\nF: {fac}",
                 f"{p['bag_serial'] or '-'}\n{p['holder']}",
                 f"{_pct(p['used']['w2f'], p['w2f_length'])} / "
                 f"{_pct(p['used']['f2w'], p['f2w_length'])}\n{p['queries']} queries",
-                f"#{last.get('seq', '')} {last.get('type', '')}\n{str(last.get('time', ''))[:19]}",
+                f"#{last.get('seq', '')} {last.get('type', '')}\n"
+                + str(last.get("time", ""))[:16].replace("T", " "),
             ]
         )
     doc.table(
         ["Pad", "State", "Size", "Copies", "Bag / holder", "Used w2f / f2w", "Last event"],
         table_rows,
-        col_widths=[2.3, 0.9, 0.7, 1.2, 1.5, 1.1, 1.8],
+        col_widths=[1.95, 0.95, 0.65, 1.2, 1.3, 1.05, 1.6],
     )
     return doc
 
@@ -300,6 +306,7 @@ def pad_pdf(data: dict[str, Any]) -> pdf.Document:
             ("Exceptions", p["exceptions"]),
         ]
     )
+    doc.spacer(3)
     if p["merkle_root"]:
         doc.fingerprint(
             "Merkle root of the pad (as on the receipt)",
@@ -329,7 +336,7 @@ def pad_pdf(data: dict[str, Any]) -> pdf.Document:
             ]
             for h in p["history"]
         ],
-        col_widths=[0.35, 1.3, 1.6, 0.9, 1.5, 2.4],
+        col_widths=[0.45, 1.2, 1.7, 0.9, 1.5, 2.3],
     )
     doc.heading("Ledger proofs")
     doc.paragraph(
@@ -350,7 +357,7 @@ def pad_pdf(data: dict[str, Any]) -> pdf.Document:
             ]
             for h in p["history"]
         ],
-        col_widths=[0.35, 2.6, 3.2],
+        col_widths=[0.45, 2.6, 3.2],
     )
     bundle = data.get("last_event_bundle")
     if bundle:
@@ -467,7 +474,7 @@ def consumption_pdf(data: dict[str, Any]) -> pdf.Document:
         ],
         [
             [
-                p["pad_id_display"],
+                _pad_lines(p["pad_id_display"]),
                 STATE_TITLES.get(p["state"], p["state"]),
                 f"{p['queries']:,}",
                 f"{p['w2f']['used']:,}",
@@ -479,8 +486,7 @@ def consumption_pdf(data: dict[str, Any]) -> pdf.Document:
             ]
             for p in data["pads"]
         ],
-        col_widths=[2.3, 0.9, 0.7, 0.9, 1.6, 0.9, 1.6],
-        wrap=False,
+        col_widths=[1.7, 1.0, 0.7, 0.9, 1.7, 0.9, 1.7],
     )
     return doc
 
@@ -616,7 +622,7 @@ def runsheet_pdf(data: dict[str, Any]) -> pdf.Document:
     doc.table(
         ["#", "Step", "Activity", "Who confirms", "Initials A", "Initials B", "Time"],
         [[s["n"], s["title"], s["activity"], s["confirms"], "", "", ""] for s in data["steps"]],
-        col_widths=[0.3, 1.1, 4.2, 1.0, 0.7, 0.7, 0.6],
+        col_widths=[0.3, 1.1, 3.7, 1.0, 0.8, 0.8, 0.8],
     )
     with doc.group():
         doc.heading("Tamper-evident bag")
@@ -724,6 +730,7 @@ def certificate_pdf(data: dict[str, Any]) -> pdf.Document:
             ("Event hash", e["hash"]),
         ]
     )
+    doc.spacer(3)
     if payload.get("merkle_root"):
         doc.fingerprint(
             "Merkle root of the destroyed pad (compare with the receipt and the ledger)",
@@ -747,6 +754,13 @@ def certificate_pdf(data: dict[str, Any]) -> pdf.Document:
             "the medium physically when it leaves custody.",
             style="small",
         )
+    signers = [[a["name"], f"officer · {a['fingerprint']}"] for a in e["approvers"]]
+    signers += [[w, "witness"] for w in payload.get("witnesses", [])]
+    with doc.group():
+        doc.heading("Signatures")
+        for i in range(0, len(signers), 3):
+            doc.signature_lines(signers[i : i + 3])
+    doc.page_break()
     _ledger_section(doc, state)
     bundle = data.get("bundle")
     if bundle:
@@ -760,13 +774,6 @@ def certificate_pdf(data: dict[str, Any]) -> pdf.Document:
             ],
             size_mm=50,
         )
-    signers = [[a["name"], f"officer · {a['fingerprint']}"] for a in e["approvers"]]
-    signers += [[w, "witness"] for w in payload.get("witnesses", [])]
-    with doc.group():
-        doc.heading("Signatures")
-        doc.signature_lines(signers[:4])
-        if len(signers) > 4:
-            doc.signature_lines(signers[4:8])
     return doc
 
 
