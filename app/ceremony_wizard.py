@@ -10,7 +10,6 @@ printed with CUPS `lp` from a print dialog that cannot print to a file.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import subprocess
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -43,6 +41,8 @@ from PySide6.QtWidgets import (
 
 from app.ceremony_handler import QtCeremonyHandler, Question
 from app.facility import USB_DIR, Facility
+from app.step_summary import generic_lines, info_lines, step_summary
+from app.summary_view import SummaryView
 from app.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
 from app.workers import Task, WorkerRunner
 from ceremony import state_machine
@@ -274,10 +274,22 @@ class CeremonyStation(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.hide()
         self.progress_label = PlainLabel("", page)
-        self.facts = QPlainTextEdit(page)
-        self.facts.setReadOnly(True)
-        self.facts.setMaximumHeight(170)
-        self.health_chart = HealthChart(page)
+        # The step's result, in words and small tables (JSON only under "Details"), with the
+        # health chart; scrolls on a small screen so the prompt's buttons stay visible.
+        self.summary_scroll = QScrollArea(page)
+        self.summary_scroll.setWidgetResizable(True)
+        self.summary_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        inner = QWidget(self.summary_scroll)
+        inner_lay = QVBoxLayout(inner)
+        inner_lay.setContentsMargins(0, 0, 8, 0)
+        self.summary = SummaryView(inner)
+        self.health_chart = HealthChart(inner)
+        inner_lay.addWidget(self.summary)
+        inner_lay.addWidget(self.health_chart)
+        inner_lay.addStretch(1)
+        self.summary_scroll.setWidget(inner)
+        self.summary_scroll.hide()
+        self._summary_step = ""
         self.fingerprint = FingerprintView("", page)
         self.fingerprint.hide()
         for w in (
@@ -285,11 +297,10 @@ class CeremonyStation(QWidget):
             self.step_activity,
             self.progress,
             self.progress_label,
-            self.facts,
-            self.health_chart,
-            self.fingerprint,
         ):
             lay.addWidget(w)
+        lay.addWidget(self.summary_scroll, 1)
+        lay.addWidget(self.fingerprint)
         lay.addWidget(self._build_prompt(page))
         self.preview = QScrollArea(page)
         self.preview.setWidgetResizable(True)
@@ -363,6 +374,9 @@ class CeremonyStation(QWidget):
                 self.step_states[s.id] = state
                 self.step_list.item(i).setText(f"{MARKS[state]}  {s.title}")
                 if state == "active":
+                    if s.id != self._summary_step:  # a new step: the last one's result goes
+                        self._summary_step = s.id
+                        self.set_summary(None)
                     self.step_list.setCurrentRow(i)
                     self.step_title.setText(f"Step {i + 1} of {len(STEPS)}: {s.title}")
                     self.step_activity.setText(s.activity)
@@ -398,9 +412,8 @@ class CeremonyStation(QWidget):
         self.print_button.hide()
         self.preview.hide()
         self.cancel_button.show()
-        self.health_chart.set_health([])
+        self.set_summary(None)
         self.fingerprint.hide()
-        self.facts.setPlainText("")
         self.banner.clear()
         facility = self.facility
         holder: dict[str, Any] = {}
@@ -485,10 +498,8 @@ class CeremonyStation(QWidget):
             assert step is not None
             self.prompt_box.setTitle("Both officers confirm")
             self.prompt_text.setText(step.question)
-            self.facts.setPlainText(_facts_text(q.args.get("facts", {})))
-            health = q.args.get("facts", {}).get("health")
-            if isinstance(health, list):
-                self.health_chart.set_health(health)
+            facts = q.args.get("facts", {})
+            self.set_summary(step.id, facts if isinstance(facts, dict) else {})
         elif q.kind == "fingerprint":
             self.prompt_box.setTitle("Read the fingerprint aloud")
             self.prompt_text.setText(
@@ -571,22 +582,27 @@ class CeremonyStation(QWidget):
     def show_info(self, step: Step, text: str, facts: dict[str, Any]) -> None:
         self._set_step(step.id, "active")
         if text == "sources" and facts:
-            rates = facts.get("rates_bytes_per_second", [])
-            lines = [
-                f"Source {s.get('name', '?')}: measured {r:,} bytes/s"
-                for s, r in zip(facts.get("sources", []), rates, strict=False)
-            ]
-            lines.append(
-                f"Pad {facts.get('size_text')}: estimated generation time {facts.get('eta_text')}"
-            )
-            self.progress_label.setText("\n".join(lines))
+            self.set_summary("sources", facts)
         elif text == "receipt" and facts.get("path"):
             self.receipt = Path(str(facts["path"]))
             self.show_receipt(self.receipt)
         else:
-            current = self.facts.toPlainText()
-            extra = text + (f"\n{_facts_text(facts)}" if facts else "")
-            self.facts.setPlainText((current + "\n" + extra).strip())
+            self.summary.add_lines(info_lines(text, facts or {}))
+            if self.summary.labels:
+                self.summary_scroll.show()
+
+    def set_summary(self, step_id: str | None, facts: dict[str, Any] | None = None) -> None:
+        """Show `step_id`'s result in words (None: clear it)."""
+        if step_id is None:
+            self.summary.clear()
+            self.health_chart.set_health([])
+            self.summary_scroll.hide()
+            return
+        facts = facts or {}
+        self.summary.show_summary(step_summary(step_id, facts), facts)
+        health = facts.get("health")
+        self.health_chart.set_health(health if isinstance(health, list) else [])
+        self.summary_scroll.show()
 
     def show_receipt(self, pdf: Path) -> None:
         while self.preview_layout.count():
@@ -643,6 +659,7 @@ class CeremonyStation(QWidget):
         self.cancel_button.hide()
         self.done_button.show()
         self.prompt_box.hide()
+        self.set_summary(None)
         if isinstance(result, CeremonyOutcome):
             self.outcome = result
             for s in STEPS:
@@ -667,7 +684,8 @@ class CeremonyStation(QWidget):
                 self.on_pad_made()
         else:
             self.step_title.setText("Ceremony aborted")
-            self.step_activity.setText(_facts_text(result if isinstance(result, dict) else {}))
+            facts = result if isinstance(result, dict) else {}
+            self.step_activity.setText("\n".join(generic_lines(facts)))
             self.banner.show_message("warn", "The interrupted ceremony was aborted and recorded.")
         self.refresh_status()
 
@@ -688,10 +706,3 @@ class CeremonyStation(QWidget):
 
     def shutdown(self) -> None:
         self._preview_dir.cleanup()
-
-
-def _facts_text(facts: dict[str, Any]) -> str:
-    """Facts for the officers, as indented plain text (never markup)."""
-    skip = {"health", "statistics", "suggestions"}
-    shown = {k: v for k, v in facts.items() if k not in skip}
-    return json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True)[:4000]

@@ -73,7 +73,8 @@ def pad_rows(
 ) -> list[PadRow]:
     rows: dict[str, PadRow] = {}
     ceremony_pad: dict[str, str] = {}
-    for e in events:
+    events_list = list(events)
+    for e in events_list:
         pid = _pad_id_of(e.payload)
         cid = e.payload.get("ceremony_id")
         if not pid and isinstance(cid, str):
@@ -112,7 +113,29 @@ def pad_rows(
                 row.consumed_f2w = max(0, n)
     if chronicle is not None and chronicle.is_file():
         _add_usage(rows, chronicle)
+    for pid, state in lifecycle_states(events_list).items():
+        if pid in rows:
+            rows[pid].state = state
     return sorted(rows.values(), key=lambda r: r.created)
+
+
+def lifecycle_states(events: list[Event]) -> dict[str, str]:
+    """Hook for issue 6: each pad's state as `custody.lifecycle` derives it from the ledger
+    (generated → sealed → in transit → delivered → active → exhausted/retired → destroyed).
+
+    Until that module is part of the tree (or if its interface differs) this returns nothing
+    and the State column keeps the last ceremony step (`STATE_BY_EVENT`)."""
+    try:
+        from custody import lifecycle
+    except ImportError:
+        return {}
+    try:
+        deriver = lifecycle.Deriver()
+        deriver.feed(events)
+        return {pid: str(rec.state).replace("_", " ") for pid, rec in deriver.pads.items()}
+    except Exception as exc:  # an interface in flux must not take the custody view down
+        log.info("pad lifecycle states unavailable (%s)", type(exc).__name__)
+        return {}
 
 
 def _add_usage(rows: dict[str, PadRow], chronicle: Path) -> None:

@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -35,6 +36,14 @@ from app.custody_model import PadRow, event_summary, pad_rows
 from app.facility import Facility
 from app.kiosk import confined_open_file
 from app.officer_dialogs import TwoOfficerDialog
+from app.step_summary import (
+    details_json,
+    event_detail,
+    event_line,
+    event_title,
+    local_time,
+    pad_display,
+)
 from app.widgets import PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
 from custody.ledger_verify import VerifyReport
@@ -44,7 +53,7 @@ log = logging.getLogger(__name__)
 PAD_COLUMNS = (
     "Pad id",
     "State",
-    "Created",
+    "Created (local time)",
     "USB serial",
     "Bag serial",
     "Used →facility",
@@ -170,9 +179,12 @@ class CustodyView(QWidget):
         self.pads_table.verticalHeader().setVisible(False)
         self.pads_table.itemSelectionChanged.connect(self._show_pad)
         detail = QSplitter(Qt.Orientation.Horizontal, split)
-        self.pad_history = QPlainTextEdit(detail)
-        self.pad_history.setReadOnly(True)
-        self.pad_history.setPlaceholderText("Select a pad to see its full history from the ledger")
+        # One readable line per ledger event; expand a line for the exact recorded payload.
+        self.pad_history = QTreeWidget(detail)
+        self.pad_history.setHeaderLabels(["Pad history (expand a line for the recorded payload)"])
+        self.pad_history.setWordWrap(True)
+        self.pad_history.setUniformRowHeights(False)
+        self.pad_history.setRootIsDecorated(True)
         self.chart = ConsumptionChart(detail)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
@@ -182,16 +194,16 @@ class CustodyView(QWidget):
         t = self.pads_table
         t.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            pid = r.pad_id[:16] + "…" + (" [PRACTICE]" if r.practice else "")
+            pid = pad_display(r.pad_id) + (" [PRACTICE]" if r.practice else "")
             values = (
                 pid,
                 r.state,
-                r.created[:19],
+                local_time(r.created),
                 r.usb_serial or "—",
                 r.bag_serial or "—",
                 _bytes(r.consumed_w2f),
                 _bytes(r.consumed_f2w),
-                r.last_activity[:19],
+                local_time(r.last_activity),
             )
             for j, v in enumerate(values):
                 t.setItem(i, j, _item(v))
@@ -203,27 +215,32 @@ class CustodyView(QWidget):
         if not 0 <= i < len(self.rows):
             return
         r = self.rows[i]
-        lines = [f"Pad {r.pad_id}" + ("  (PRACTICE)" if r.practice else ""), ""]
+        tree = self.pad_history
+        tree.clear()
+        title = f"Pad {pad_display(r.pad_id)}" + ("  (PRACTICE)" if r.practice else "")
+        tree.setHeaderLabels([f"{title} — {r.state} (expand a line for the recorded payload)"])
         for e in r.events:
-            who = ", ".join(e.actors)
-            signed = ", ".join(a.get("officer", "?") for a in e.approvals)
-            lines.append(f"#{e.seq}  {e.time}  {e.type}")
-            if who:
-                lines.append(f"      actors: {who}")
-            if signed:
-                lines.append(f"      approved by: {signed}")
-            lines.append(f"      {event_summary(e)}")
+            item = QTreeWidgetItem([event_line(e)])  # tree items are plain text
+            for line in details_json(e.payload).splitlines():
+                item.addChild(QTreeWidgetItem([line]))
+            tree.addTopLevelItem(item)
+        notes = []
         if not r.events:
-            lines.append("No ledger events name this pad (a practice pad made outside a ceremony).")
+            notes.append("No ledger events name this pad (a practice pad made outside a ceremony).")
         if r.consumed_w2f is not None:
-            lines += [
-                "",
+            notes.append(
                 f"Facility journal: {r.consumed_w2f:,} bytes used workstation→facility, "
-                f"{r.consumed_f2w or 0:,} bytes used facility→workstation.",
-            ]
-        self.pad_history.setPlainText("\n".join(lines))
-        self.chart.title = f"Consumption over time — pad {r.pad_id[:16]}…"
+                f"{r.consumed_f2w or 0:,} bytes used facility→workstation."
+            )
+        for note in notes:
+            tree.addTopLevelItem(QTreeWidgetItem([note]))
+        self.chart.title = f"Consumption over time — pad {pad_display(r.pad_id)}"
         self.chart.set_usage(r.usage)
+
+    def history_lines(self) -> list[str]:
+        """The detail pane's top-level lines, as shown."""
+        t = self.pad_history
+        return [t.topLevelItem(i).text(0) for i in range(t.topLevelItemCount())]
 
     # -- event log --------------------------------------------------------------------------
     def _build_log(self) -> QWidget:
@@ -242,7 +259,7 @@ class CustodyView(QWidget):
         lay.addLayout(row)
         self.log_table = QTableWidget(0, 5, w)
         self.log_table.setHorizontalHeaderLabels(
-            ["#", "Time", "Type", "Actors / approvals", "Payload"]
+            ["#", "Time (local)", "Event", "Actors / approvals", "What"]
         )
         self.log_table.verticalHeader().setVisible(False)
         self.log_table.horizontalHeader().setSectionResizeMode(
@@ -263,10 +280,14 @@ class CustodyView(QWidget):
             who = ", ".join(e.actors)
             signed = ", ".join(a.get("officer", "?") for a in e.approvals)
             people = who + (f" (approved: {signed})" if signed else "")
-            payload = event_summary(e)
-            if needle and needle not in f"{e.type} {people} {payload}".lower():
+            try:
+                what = event_detail(e.type, e.payload)
+            except Exception:  # a malformed payload: show it raw rather than nothing
+                what = event_summary(e)
+            haystack = f"{e.type} {people} {what} {event_summary(e)}".lower()
+            if needle and needle not in haystack:
                 continue
-            shown.append((str(e.seq), e.time[:19], e.type, people, payload))
+            shown.append((str(e.seq), local_time(e.time), event_title(e.type), people, what))
         self.log_table.setRowCount(len(shown))
         for i, values in enumerate(shown):
             for j, v in enumerate(values):

@@ -37,6 +37,9 @@ class InstallSettings:
     export_dir: str | None = None
     queries_per_day: int = 100
     low_pad_queries: int = 500  # "pad low" banner below this many queries left
+    # A workstation kiosk without a facility home: the installer's kiosk unlock passphrase
+    # hash (app/kiosk_unlock.py); None means /etc/reddoor/kiosk-unlock.json.
+    kiosk_unlock_file: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstallSettings:

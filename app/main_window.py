@@ -367,10 +367,41 @@ class MainWindow(QMainWindow):
             return []
 
     def verify_officer(self, name: str, passphrase: str) -> bool:
+        """An officer's passphrase through the ledger (refusals recorded); a workstation kiosk
+        with no facility home checks the installer's kiosk unlock passphrase instead."""
         facility = self.started.facility if self.started else None
         if facility is None:
-            return False
+            from app.kiosk_unlock import check_unlock_passphrase
+
+            return check_unlock_passphrase(self.kiosk_unlock_path(), passphrase)
         return facility.check_officer(name, passphrase, "kiosk")
+
+    def kiosk_unlock_path(self) -> Path:
+        from app.kiosk_unlock import DEFAULT_PATH
+
+        configured = self.settings.kiosk_unlock_file
+        return Path(configured) if configured else DEFAULT_PATH
+
+    def _passphrase_dialog(self, title: str, officer_text: str) -> OfficerPassphraseDialog:
+        has_facility = bool(self.started and self.started.facility)
+        if has_facility:
+            text = officer_text
+        elif self.kiosk_unlock_path().is_file():
+            text = "This workstation has no officers: type the kiosk unlock passphrase."
+        else:
+            text = (
+                "This workstation kiosk has no unlock passphrase configured: it can be left "
+                "only through the session manager (see the kiosk installer's guide)."
+            )
+        return OfficerPassphraseDialog(
+            self.runner,
+            title,
+            text,
+            self.officer_names(),
+            self.verify_officer,
+            self,
+            ask_name=has_facility,
+        )
 
     def lock(self, reason: str = "locked") -> None:
         close_open_dialogs()
@@ -396,26 +427,16 @@ class MainWindow(QMainWindow):
             self.idle.start()
 
     def request_unlock(self) -> None:
-        dlg = OfficerPassphraseDialog(
-            self.runner,
-            "Unlock Red Door",
-            "An officer unlocks the station with their own passphrase.",
-            self.officer_names(),
-            self.verify_officer,
-            self,
+        dlg = self._passphrase_dialog(
+            "Unlock Red Door", "An officer unlocks the station with their own passphrase."
         )
         dlg.accepted.connect(self.unlock)
         dlg.open()
         self.unlock_dialog = dlg
 
     def request_exit(self) -> None:
-        dlg = OfficerPassphraseDialog(
-            self.runner,
-            "Quit the kiosk",
-            "Quitting the kiosk needs an officer's passphrase.",
-            self.officer_names(),
-            self.verify_officer,
-            self,
+        dlg = self._passphrase_dialog(
+            "Quit the kiosk", "Quitting the kiosk needs an officer's passphrase."
         )
 
         def allowed() -> None:

@@ -153,12 +153,15 @@ class OfficerPassphraseDialog(QDialog):
         officer_names: Sequence[str],
         verify: Callable[[str, str], bool],
         parent: QWidget | None = None,
+        *,
+        ask_name: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setModal(True)
         self.runner = runner
         self.verify = verify
+        self.ask_name = ask_name
         lay = QVBoxLayout(self)
         lay.addWidget(PlainLabel(description, self))
         form = QFormLayout()
@@ -166,7 +169,10 @@ class OfficerPassphraseDialog(QDialog):
         self.name.setEditable(not officer_names)
         self.name.addItems(list(officer_names))
         self.passphrase = _passphrase_edit(self)
-        form.addRow("Officer", self.name)
+        if ask_name:
+            form.addRow("Officer", self.name)
+        else:  # the kiosk's own unlock passphrase: there is no officer to name
+            self.name.hide()
         form.addRow("Passphrase", self.passphrase)
         lay.addLayout(form)
         self.error = PlainLabel("", self)
@@ -182,6 +188,8 @@ class OfficerPassphraseDialog(QDialog):
     def try_accept(self) -> None:
         name, pw = self.name.currentText().strip(), self.passphrase.text()
         self.passphrase.clear()
+        if not self.ask_name:
+            name = "kiosk"
         if not name or not pw:
             self.error.setText("Choose the officer and type the passphrase.")
             return
@@ -197,4 +205,8 @@ class OfficerPassphraseDialog(QDialog):
         if ok:
             self.accept()
         else:
-            self.error.setText("Refused: wrong officer or passphrase (the refusal is recorded).")
+            self.error.setText(
+                "Refused: wrong officer or passphrase (the refusal is recorded)."
+                if self.ask_name
+                else "Refused: wrong kiosk unlock passphrase."
+            )

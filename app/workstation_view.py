@@ -42,6 +42,20 @@ CLASSIFICATIONS = ("UNCLASSIFIED", "CUI", "CONFIDENTIAL", "SECRET", "TOP SECRET"
 EXCERPT_CHARS = 4000
 
 
+def has_bytes_left(d: DetectedPad) -> bool:
+    return d.status is not None and all(n > 0 for n in d.status.remaining.values())
+
+
+def preferred_pad(found: list[DetectedPad]) -> int:
+    """Which detected pad to select: the most recently created one with bytes left in both
+    directions (after a ceremony, the new pad), else the newest readable one, else the first."""
+    candidates = [(i, d) for i, d in enumerate(found) if d.status is not None]
+    usable = [(i, d) for i, d in candidates if has_bytes_left(d)] or candidates
+    if not usable:
+        return 0
+    return max(usable, key=lambda c: (c[1].status.manifest.created, c[0]))[0]  # type: ignore[union-attr]
+
+
 class MessageCard(QFrame):
     """One question and its streamed answer, with the per-message details."""
 
@@ -155,7 +169,10 @@ class WorkstationView(QWidget):
         row.addWidget(self.pad_combo, 1)
         row.addWidget(self.rescan_button)
         form.addRow("Pad USB", row)
-        self.usb_label = PlainLabel("No pad USB detected yet.", box)
+        # Not word-wrapped: a wrapping label in a form row gets a height for a narrow width
+        # and leaves a blank gap above and below it; its lines are short and explicit.
+        self.usb_label = PlainLabel("No pad USB detected yet.", box, wrap=False)
+        self.usb_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         form.addRow("", self.usb_label)
         self.pad_combo.currentIndexChanged.connect(self._show_selected_pad)
         buttons = QHBoxLayout()
@@ -164,7 +181,8 @@ class WorkstationView(QWidget):
         self.test_button.clicked.connect(self.test_connection)
         self.connect_button = QPushButton("Connect", box)
         self.connect_button.clicked.connect(self.toggle_connection)
-        self.connection_label = PlainLabel("Not connected.", box)
+        self.connection_label = PlainLabel("Not connected.", box, wrap=False)
+        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.connect_button)
         buttons.addWidget(self.connection_label, 1)
@@ -244,10 +262,17 @@ class WorkstationView(QWidget):
         self.pad_combo.blockSignals(True)
         self.pad_combo.clear()
         for d in found:
-            label = d.status.manifest.pad_id_display if d.status else d.path.name
+            if d.status is None:
+                label = f"{d.path.name} (unreadable)"
+            else:
+                m = d.status.manifest
+                left = "" if has_bytes_left(d) else ", used up"
+                label = f"{m.pad_id_display} — created {m.created[:10]}{left}"
             self.pad_combo.addItem(f"{label} — {d.path}", str(d.path))
         idx = self.pad_combo.findData(keep) if keep else -1
-        self.pad_combo.setCurrentIndex(max(0, idx) if found else -1)
+        if idx < 0:
+            idx = preferred_pad(found)
+        self.pad_combo.setCurrentIndex(idx if found else -1)
         self.pad_combo.blockSignals(False)
         self._show_selected_pad()
 
