@@ -172,7 +172,7 @@ def test_a_pads_whole_life(tmp_path):
             "--certificate",
             str(cert),
             "--json",
-        )  # fmt: skip
+        )
     )
     payload = out_d["event"]["payload"]
     assert payload["keys_destroyed"] == 1 and payload["token_lists_key_after"] is False
