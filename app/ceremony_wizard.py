@@ -299,9 +299,10 @@ class CeremonyStation(QWidget):
             self.progress_label,
         ):
             lay.addWidget(w)
-        lay.addWidget(self.summary_scroll, 1)
-        lay.addWidget(self.fingerprint)
+        # The question first, then what it is about: the buttons never move off screen.
         lay.addWidget(self._build_prompt(page))
+        lay.addWidget(self.fingerprint)
+        lay.addWidget(self.summary_scroll, 1)
         self.preview = QScrollArea(page)
         self.preview.setWidgetResizable(True)
         self.preview_inner = QWidget(self.preview)
@@ -413,6 +414,7 @@ class CeremonyStation(QWidget):
         self.preview.hide()
         self.cancel_button.show()
         self.set_summary(None)
+        self.progress_label.hide()
         self.fingerprint.hide()
         self.banner.clear()
         facility = self.facility
@@ -576,6 +578,7 @@ class CeremonyStation(QWidget):
     def show_progress(self, step: Step, done: int, total: int) -> None:
         self._set_step(step.id, "active")
         self.progress.show()
+        self.progress_label.show()
         self.progress.setValue(int(1000 * done / total) if total else 0)
         self.progress_label.setText(f"{step.title}: {done:,} of {total:,} bytes")
 
@@ -660,6 +663,8 @@ class CeremonyStation(QWidget):
         self.done_button.show()
         self.prompt_box.hide()
         self.set_summary(None)
+        self.progress.hide()  # the last step's bar says nothing about the closed ceremony
+        self.progress_label.hide()
         if isinstance(result, CeremonyOutcome):
             self.outcome = result
             for s in STEPS:

@@ -185,6 +185,9 @@ class CustodyView(QWidget):
         self.pad_history.setWordWrap(True)
         self.pad_history.setUniformRowHeights(False)
         self.pad_history.setRootIsDecorated(True)
+        # Long lines scroll sideways rather than being cut off with an ellipsis.
+        self.pad_history.header().setStretchLastSection(False)
+        self.pad_history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.chart = ConsumptionChart(detail)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
@@ -234,7 +237,7 @@ class CustodyView(QWidget):
             )
         for note in notes:
             tree.addTopLevelItem(QTreeWidgetItem([note]))
-        self.chart.title = f"Consumption over time — pad {pad_display(r.pad_id)}"
+        self.chart.title = "Consumption over time (selected pad)"
         self.chart.set_usage(r.usage)
 
     def history_lines(self) -> list[str]:

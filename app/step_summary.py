@@ -495,11 +495,14 @@ def event_detail(t: str, p: dict[str, Any]) -> str:
         return (
             f"{format_size(int(_num(p.get('size')) or 0))} in {p.get('generation_seconds')} s, "
             f"health tests {'passed' if health_ok else 'FAILED'}, statistics "
-            f"{'consistent with uniform' if uniform else 'NOT uniform'}; Merkle root "
-            f"{p.get('merkle_root_words') or words_of(p.get('merkle_root'))}"
+            f"{'consistent with uniform' if uniform else 'NOT uniform'}"
         )
     if t == "pad.customer_copy_written":
-        return f"USB {usb_text(p.get('usb'))}"
+        u = _d(p.get("usb"))
+        name = " ".join(_s(u.get(k)) for k in ("vendor", "model") if u.get(k)) or "drive"
+        serial = f"serial {u['serial']}" if u.get("serial") else "no serial"
+        size = format_size(int(_num(u.get("size")) or 0))
+        return f"USB {name}, {serial}, {size}" + ("" if u.get("removable") else " (fixed disk)")
     if t == "pad.facility_copy_written":
         h = _d(p.get("hsm"))
         mech = _s(h.get("mechanism")).replace(" on the token", "") or "AES-256-GCM"

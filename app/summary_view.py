@@ -33,15 +33,21 @@ def table_widget(table: Table, parent: QWidget) -> QTableWidget:
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
     t.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    t.setWordWrap(True)
+    t.setWordWrap(False)  # one line per row: wrapping before layout makes rows too tall
     header = t.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
     for i, row in enumerate(table.rows):
         for j, value in enumerate(row):
             t.setItem(i, j, QTableWidgetItem(value))  # items are plain text
+    # The column with the longest text takes the spare width (the identity, the roots).
+    widest = max(
+        range(len(table.headers)),
+        key=lambda j: max([len(r[j]) for r in table.rows if j < len(r)] or [0]),
+    )
+    header.setSectionResizeMode(widest, QHeaderView.ResizeMode.Stretch)
     t.resizeRowsToContents()
-    height = header.height() + sum(t.rowHeight(i) for i in range(t.rowCount())) + 4
+    rows = sum(t.rowHeight(i) for i in range(t.rowCount()))
+    height = header.sizeHint().height() + rows + 2 * t.frameWidth()
     t.setFixedHeight(max(height, 48))
     t.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     t.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
