@@ -655,9 +655,20 @@ def _crypto_erase(oh: OpenHome, rec: PadRecord) -> dict[str, Any]:
     }
 
 
-def _overwrite(rec: PadRecord, usb_dir: Path | None) -> dict[str, Any]:
-    from ceremony import usb_media
+@dataclass(frozen=True)
+class MediumTools:
+    """How to identify a medium and zeroize a pad copy on it. The ceremony layer owns both
+    (ceremony.usb_media); the caller passes them in, so custody never imports upward."""
+
+    identify: Callable[[Path], dict[str, Any]]
+    zeroize_and_remove: Callable[[Path], list[str]]
+
+
+def _overwrite(rec: PadRecord, usb_dir: Path | None, tools: MediumTools | None) -> dict[str, Any]:
     from custody.pad_store import PAD_NAME, read_manifest
+
+    if tools is None:
+        raise UsageError("overwriting a customer copy needs the medium tools of the ceremony layer")
 
     if usb_dir is None:
         raise UsageError("--method overwrite needs the customer copy's directory (--usb DIR)")
@@ -670,8 +681,8 @@ def _overwrite(rec: PadRecord, usb_dir: Path | None) -> dict[str, Any]:
             f"the copy at {usb_dir} is pad {manifest.pad_id_display}, not {rec.display}"
         )
     size = (usb_dir / PAD_NAME).stat().st_size if (usb_dir / PAD_NAME).exists() else 0
-    medium = usb_media.identify(usb_dir)
-    removed = usb_media.remove_customer_pad(usb_dir)
+    medium = tools.identify(usb_dir)
+    removed = tools.zeroize_and_remove(usb_dir)
     if (usb_dir / PAD_NAME).exists():
         raise DestructionNotVerified(f"{usb_dir / PAD_NAME} is still there after overwriting")
     return {
@@ -693,6 +704,7 @@ def destroy(
     medium_serial: str | None = None,
     physical_method: str | None = None,
     witnesses: Sequence[str] = (),
+    medium_tools: MediumTools | None = None,
 ) -> Destruction:
     if method not in METHOD_COPY:
         raise UsageError(f"--method must be one of {', '.join(METHOD_COPY)}")
@@ -714,7 +726,7 @@ def destroy(
             "witnesses": names,
         }
     elif method == "overwrite":
-        details = _overwrite(rec, usb_dir)
+        details = _overwrite(rec, usb_dir, medium_tools)
     else:
         details = _crypto_erase(oh, rec)
     payload.update(details)

@@ -564,25 +564,15 @@ def verification_pdf(data: dict[str, Any]) -> pdf.Document:
 # -- the ceremony run-sheet --------------------------------------------------------------------
 
 
-def runsheet_data(state: LedgerState | None) -> dict[str, Any]:
-    from ceremony import steps
-
+def runsheet_data(state: LedgerState | None, script: dict[str, Any]) -> dict[str, Any]:
+    """`script` comes from the ceremony layer (custody never imports it): `sha256`, `words`,
+    `steps` [{n, id, title, activity, confirms, event}] — see app/commands/report_commands."""
     return {
         "report": "runsheet",
         "ledger": None if state is None else state.to_dict(),
-        "script_sha256": steps.script_sha256().hex(),
-        "script_words": steps.script_words(),
-        "steps": [
-            {
-                "n": i,
-                "id": s.id,
-                "title": s.title,
-                "activity": s.activity,
-                "confirms": s.confirms,
-                "event": s.event,
-            }
-            for i, s in enumerate(steps.STEPS, 1)
-        ],
+        "script_sha256": script["sha256"],
+        "script_words": script["words"],
+        "steps": list(script["steps"]),
     }
 
 

@@ -289,9 +289,11 @@ def cmd_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
+    from ceremony import usb_media
     from custody import lifecycle, reports
 
     approvers = _approvers(args)
+    tools = lifecycle.MediumTools(usb_media.identify, usb_media.remove_customer_pad)
     with _open(args) as h:
         done = lifecycle.destroy(
             h,
@@ -302,6 +304,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             medium_serial=args.medium_serial,
             physical_method=args.physical_method,
             witnesses=args.witness,
+            medium_tools=tools,
         )
         state = reports.ledger_state(h.ledger, practice=h.settings.practice)
         data = reports.certificate_data(h.ledger, state, done.record, done.event.seq)

@@ -80,19 +80,40 @@ def _external(paths: list[Path]) -> list[tuple[str, str]]:
     return out
 
 
+def ceremony_script() -> dict[str, Any]:
+    """The run-sheet's content, from the same step definitions the station runs."""
+    from ceremony import steps
+
+    return {
+        "sha256": steps.script_sha256().hex(),
+        "words": steps.script_words(),
+        "steps": [
+            {
+                "n": i,
+                "id": s.id,
+                "title": s.title,
+                "activity": s.activity,
+                "confirms": s.confirms,
+                "event": s.event,
+            }
+            for i, s in enumerate(steps.STEPS, 1)
+        ],
+    }
+
+
 def build(args: argparse.Namespace) -> dict[str, Any]:
     from app.commands.ledger_commands import _open
     from custody import lifecycle, reports
 
     kind = args.report
     if kind == "runsheet" and args.home is None:
-        return reports.runsheet_data(None)
+        return reports.runsheet_data(None, ceremony_script())
     since = _since(getattr(args, "since", None))
     external = _external(args.checkpoint)
     with _open(args) as h:
         state = reports.ledger_state(h.ledger, practice=h.settings.practice, external=external)
         if kind == "runsheet":
-            return reports.runsheet_data(state)
+            return reports.runsheet_data(state, ceremony_script())
         if kind == "verification":
             return reports.verification_data(h.ledger, state)
         if kind == "pad":

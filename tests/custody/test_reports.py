@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.commands.report_commands import ceremony_script
 from ceremony import steps
 from custody import home, lifecycle, reports
 from tests.custody.report_fixtures import build_synthetic_home
@@ -37,7 +38,7 @@ def _all(path: Path) -> dict[str, dict]:
             "consumption": reports.consumption_data(oh.ledger, state, pads, "2026-02-10"),
             "verification": reports.verification_data(oh.ledger, state),
             "pad": reports.pad_data(oh.ledger, state, pads[first]),
-            "runsheet": reports.runsheet_data(state),
+            "runsheet": reports.runsheet_data(state, ceremony_script()),
         }
 
 
@@ -85,7 +86,7 @@ def test_receipt_tool_verifies_the_pad_reports_qr_payload(synthetic):
 
 
 def test_runsheet_is_generated_from_the_step_definitions(tmp_path):
-    data = reports.runsheet_data(None)
+    data = reports.runsheet_data(None, ceremony_script())
     text = _text(reports.render(data), tmp_path)
     assert steps.script_words() in text
     for s in steps.STEPS:
