@@ -262,19 +262,27 @@ class WorkstationClient:
         # Tokens arrive through the liveliness subscriber; right after the session opened it may
         # not have its history yet, so ask directly too, for up to `timeout` seconds.
         deadline = time.monotonic() + (timeout or self.presence_timeout)
+        suffix = f"/pad/{self.pad_id.hex()}"
+
+        def complete(found: set[str]) -> bool:
+            # The gateway's alive token and its per-pad tokens arrive separately: a gateway
+            # seen without this pad's token yet is not an answer until the deadline.
+            return any(k.endswith("/alive") for k in found) and any(
+                k.endswith(suffix) for k in found
+            )
+
         while True:
             with self._alive_lock:
                 keys = set(self._alive)
-            if any(k.endswith("/alive") for k in keys):
+            if complete(keys):
                 break
             keys |= set(self.transport.alive(f"{link_keys.PREFIX}/gateway/**", 0.25))
-            if any(k.endswith("/alive") for k in keys) or time.monotonic() >= deadline:
+            if complete(keys) or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
         gateways = sorted(
             {n for k in keys if k.endswith("/alive") and (n := link_keys.gateway_name_of(k))}
         )
-        suffix = f"/pad/{self.pad_id.hex()}"
         serving = sorted(
             {n for k in keys if k.endswith(suffix) and (n := link_keys.gateway_name_of(k))}
         )
