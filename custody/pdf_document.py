@@ -374,7 +374,14 @@ class Document:
         """Keep everything added inside the block on one page (a heading with its content)."""
         start = len(self.story)
         yield
-        block = self.story[start:]
+        block: list[Any] = []
+        for flowable in self.story[start:]:
+            # Nested KeepTogether blocks make reportlab overestimate the group's height and
+            # push it to a new page with room to spare: flatten them into this one.
+            if isinstance(flowable, KeepTogether):
+                block.extend(flowable._content)
+            else:
+                block.append(flowable)
         del self.story[start:]
         self.story.append(KeepTogether(block))
 
