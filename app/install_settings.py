@@ -35,7 +35,7 @@ class InstallSettings:
     router_endpoint: str | None = None  # None: the practice facility's embedded router
     usb_roots: list[str] = field(default_factory=lambda: ["/media", "/run/media"])
     export_dir: str | None = None
-    queries_per_day: int = 100
+    queries_per_day: float | None = None  # None: the rate observed on this host (else 100)
     low_pad_queries: int = 500  # "pad low" banner below this many queries left
     # A workstation kiosk without a facility home: the installer's kiosk unlock passphrase
     # hash (app/kiosk_unlock.py); None means /etc/reddoor/kiosk-unlock.json.

@@ -41,7 +41,7 @@ class DetectedPad:
     status: PadStatus | None
     error: str = ""
 
-    def describe(self, per_day: int = 100) -> str:
+    def describe(self, per_day: float | None = None) -> str:
         if self.status is None:
             return f"{self.path}: {self.error or 'unreadable'}"
         s = self.status
@@ -49,7 +49,7 @@ class DetectedPad:
             f"USB Detected: {self.device.describe()}\n"
             f"OTP Pad {s.manifest.pad_id_display} [{s.manifest.mark.value}] available: "
             f"{s.queries_left:,} queries (approximately {int(s.days_left):,} days at "
-            f"{per_day}/day)"
+            f"{s.queries_per_day:,.0f}/day)"
         )
 
 
@@ -91,7 +91,7 @@ def find_pad_dirs(roots: list[Path], depth: int = 3) -> list[Path]:
     return found
 
 
-def detect(roots: list[Path], *, queries_per_day: int = 100) -> list[DetectedPad]:
+def detect(roots: list[Path], *, queries_per_day: float | None = None) -> list[DetectedPad]:
     out = []
     for d in find_pad_dirs(roots):
         try:

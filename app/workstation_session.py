@@ -34,7 +34,7 @@ class WorkstationSession:
         *,
         state_dir: Path | None = None,
         answer_timeout: float = 60.0,
-        queries_per_day: int = 100,
+        queries_per_day: float | None = None,
     ) -> None:
         self.pad_dir = pad_dir
         self.endpoint = endpoint

@@ -116,7 +116,7 @@ class WorkstationView(QWidget):
         *,
         endpoint: str = "",
         usb_roots: list[Path] | None = None,
-        queries_per_day: int = 100,
+        queries_per_day: float | None = None,
         low_pad_queries: int = 500,
         file_dialog_dirs: Callable[[], list[Path]] | None = None,
         presence_interval_ms: int = 5000,
@@ -408,7 +408,7 @@ class WorkstationView(QWidget):
         self.pad_label.setText(
             f"Pad {s.manifest.pad_id_display}: {self.remaining_text(s)}, about "
             f"{s.queries_left:,} queries left (approximately {int(s.days_left):,} days at "
-            f"{s.queries_per_day}/day)."
+            f"{s.queries_per_day:,.0f}/day)."
         )
         exhausted = any(v <= 0 for v in s.remaining.values()) or s.queries_left == 0
         if exhausted:

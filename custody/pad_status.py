@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from custody import frame
+from custody import frame, pad_usage
 from custody.pad_journal import read_journal
 from custody.pad_manifest import Direction, Manifest
 from custody.pad_store import JOURNAL_NAME, WARN_FRACTIONS, read_manifest
@@ -39,7 +39,8 @@ class PadStatus:
     remaining: dict[Direction, int]
     length: dict[Direction, int]
     queries_left: int
-    queries_per_day: int
+    queries_per_day: float
+    basis: str  # how the estimate was made, in words
 
     @property
     def days_left(self) -> float:
@@ -65,6 +66,7 @@ class PadStatus:
             "queries_left": self.queries_left,
             "queries_per_day": self.queries_per_day,
             "days_left": int(self.days_left),
+            "estimate_basis": self.basis,
             "warnings": self.warnings(),
         }
 
@@ -77,15 +79,21 @@ class PadStatus:
             lines.append(f"  {d.label:<22} {self.remaining[d]:>14,} bytes left ({pct:5.1f}%)")
         lines.append(
             f"  about {self.queries_left:,} queries left "
-            f"(approximately {int(self.days_left):,} days at {self.queries_per_day}/day)"
+            f"(approximately {int(self.days_left):,} days at {self.queries_per_day:,.0f}/day)"
         )
+        lines.append(f"  estimate: {self.basis}")
         lines += [f"  warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
 
 
 def read_status(
-    directory: Path, *, bytes_per_query: int | None = None, queries_per_day: int = 100
+    directory: Path,
+    *,
+    bytes_per_query: int | None = None,
+    queries_per_day: float | None = None,
+    state_dir: Path | None = None,
 ) -> PadStatus:
+    """What is left, and what it buys at the rate observed on this host (or the given one)."""
     manifest = read_manifest(directory)
     journal = read_journal(directory / JOURNAL_NAME)
     send = manifest.region(journal.side.sends)
@@ -95,12 +103,26 @@ def read_status(
         send.direction: max(0, send.usable_end - journal.send_reserved),
         recv.direction: max(0, recv.usable_end - used_recv),
     }
+    seen = pad_usage.observed(manifest.pad_id, state_dir=state_dir)
     w2f_cost, f2w_cost = typical_query_cost()
+    basis_cost = "a typical 1 KiB question with a 4 KiB answer"
     if bytes_per_query:
         # Split a caller-given round-trip cost in the same proportion as the typical one.
         share = w2f_cost / (w2f_cost + f2w_cost)
         w2f_cost = max(1, int(bytes_per_query * share))
         f2w_cost = max(1, bytes_per_query - w2f_cost)
+        basis_cost = f"{bytes_per_query:,} pad bytes per query (given)"
+    elif seen is not None:
+        w2f_cost = max(1, round(seen.w2f_per_query))
+        f2w_cost = max(1, round(seen.f2w_per_query))
+        basis_cost = f"{w2f_cost + f2w_cost:,} pad bytes per query (observed)"
+    if queries_per_day is not None:
+        per_day, basis_rate = max(0.0, queries_per_day), f"{queries_per_day:g}/day (given)"
+    elif seen is not None:
+        per_day = seen.queries_per_day
+        basis_rate = f"{seen.queries:,} queries over {seen.days} day(s) observed on this host"
+    else:
+        per_day, basis_rate = 100.0, "100/day assumed (no usage observed on this host yet)"
     queries = min(remaining[Direction.W2F] // w2f_cost, remaining[Direction.F2W] // f2w_cost)
     return PadStatus(
         manifest=manifest,
@@ -108,5 +130,6 @@ def read_status(
         remaining=remaining,
         length={send.direction: send.length, recv.direction: recv.length},
         queries_left=queries,
-        queries_per_day=max(0, queries_per_day),
+        queries_per_day=per_day,
+        basis=f"{basis_cost}; {basis_rate}",
     )

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from custody import frame, link_keys, link_messages
+from custody import frame, link_keys, link_messages, pad_usage
 from custody.durable_file import storage_error
 from custody.errors import (
     AnswerInterruptedError,
@@ -350,7 +350,7 @@ class WorkstationClient:
                 text = self._exchange(pending, on_chunk, timeout or self.answer_timeout)
             finally:
                 self.outbox.remove(query_id)
-            return Answer(
+            answer = Answer(
                 query_id.hex(),
                 text,
                 len(frames),
@@ -359,6 +359,8 @@ class WorkstationClient:
                 sum(frame.parse_header(f).range_len for f in frames),
                 pending.f2w_bytes,
             )
+            pad_usage.record_query(self.pad_id, answer.w2f_bytes, answer.f2w_bytes)
+            return answer
 
     def _seal_query(self, query_id: bytes, parts: list[bytes]) -> list[bytes]:
         need = sum(link_messages.frame_cost(len(p)) for p in parts)

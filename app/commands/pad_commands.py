@@ -41,10 +41,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--bytes-per-query",
         type=int,
         default=None,
-        help="pad bytes one query round trip uses (default: a typical 1 KiB question "
-        "with a 4 KiB answer)",
+        help="pad bytes one query round trip uses (default: observed on this host, else a "
+        "typical 1 KiB question with a 4 KiB answer)",
     )
-    st.add_argument("--queries-per-day", type=int, default=100)
+    st.add_argument(
+        "--queries-per-day",
+        type=float,
+        default=None,
+        help="expected queries per day (default: the rate observed on this host, else 100)",
+    )
     st.set_defaults(handler=cmd_status)
 
     from app.commands import link_commands  # the link's consumption export (issue 5)

@@ -56,6 +56,7 @@ def _pad(path: str, created: str, left: int) -> DetectedPad:
         remaining={Direction.W2F: left, Direction.F2W: left},
         queries_left=left,
         days_left=1.0,
+        queries_per_day=100.0,
     )
     return DetectedPad(Path("/usb") / path, DeviceInfo(), status)  # type: ignore[arg-type]
 

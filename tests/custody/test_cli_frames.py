@@ -242,3 +242,26 @@ def test_core_packages_do_not_import_qt() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_each_outside_system_has_exactly_one_seam() -> None:
+    """STYLE.md: one module imports zenoh, one pkcs11, one sqlcipher3, one reportlab."""
+    import re
+
+    from tests.conftest import REPO
+
+    seams = {
+        "zenoh": "custody/zenoh_transport.py",
+        "pkcs11": "custody/hsm.py",
+        "sqlcipher3": "custody/ledger_store.py",
+        "reportlab": "custody/pdf_document.py",
+    }
+    for module, seam in seams.items():
+        pattern = re.compile(rf"^\s*(import {module}\b|from {module}\b)", re.M)
+        importers = sorted(
+            str(p.relative_to(REPO))
+            for pkg in ("app", "ceremony", "custody")
+            for p in (REPO / pkg).rglob("*.py")
+            if pattern.search(p.read_text())
+        )
+        assert importers == [seam], (module, importers)
