@@ -12,10 +12,12 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 #  poppler-utils (pdftotext/pdftoppm for receipt and report tests), Qt offscreen libraries,
 #  DejaVu fonts (embedded in every PDF), cups-client (lp for printing), zbar-tools (zbarimg
 #  decodes receipt QR codes in tests), libgs-common (its sRGB ICC profile for PDF/A output).
-APT_PACKAGES := softhsm2 opensc poppler-utils zbar-tools libgs-common libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 \
+# Qt's xcb platform plugin (a desktop session) needs the libxcb-* libraries too.
+APT_PACKAGES := softhsm2 opensc poppler-utils zbar-tools libgs-common libegl1 libgl1 libxkbcommon0 \
+	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-randr0 \
 	libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core cups-client
-SCREENSHOT_PACKAGES := xvfb imagemagick xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
-	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-randr0
+SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 
 .PHONY: run test test-fast lint bench screenshots setup system-packages clean
 

@@ -27,7 +27,26 @@ log = logging.getLogger(__name__)
 QT_ARGV = ["reddoor"]
 
 
+def display_problem(env: dict[str, str] | None = None) -> str | None:
+    """Why Qt could not show a window here, or None. Checked before Qt aborts the process."""
+    env = dict(os.environ) if env is None else env
+    platform = env.get("QT_QPA_PLATFORM", "")
+    if platform and platform not in ("xcb", "wayland"):
+        return None  # offscreen, eglfs, linuxfb…: the installer chose it
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the application on (DISPLAY and WAYLAND_DISPLAY are unset): "
+        "start Red Door from a desktop session, or use the command line "
+        "(reddoor --help; `reddoor demo` runs the headless practice round trip)"
+    )
+
+
 def launch_gui(args: argparse.Namespace) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"reddoor: error: {problem}", file=sys.stderr)
+        return 2
     harden_process()
     state = app_state_dir()
     log_path = configure_file_logging(state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtWidgets import QDialog, QFileDialog
@@ -169,3 +170,24 @@ def test_bootstrap_without_link(practice_home):
     started = bootstrap(home, InstallSettings(), start_link=False)
     assert isinstance(started.facility, Facility) and started.link is None
     started.facility.close()
+
+
+def test_no_display_is_one_clear_line_not_a_qt_abort() -> None:
+    """`reddoor` without a display must stop before Qt, which would abort the process."""
+    import subprocess
+    import sys
+
+    from app.launch import display_problem
+    from tests.conftest import REPO
+
+    assert display_problem({}) is not None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
+    assert display_problem({"DISPLAY": ":0"}) is None
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = ""
+    proc = subprocess.run(
+        [sys.executable, "-m", "app"], env=env, cwd=REPO, capture_output=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("reddoor: error: no display")
+    assert b"qt.qpa" not in proc.stderr
