@@ -25,7 +25,7 @@ setup: $(STAMP)
 
 system-packages: $(SYSTEM_STAMP)
 
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
