@@ -45,11 +45,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Every command accepts --home, before or after its name. The copy on the commands uses
+    # SUPPRESS so that an absent `--home` there does not overwrite one given before the command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--home",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         help="facility home directory (default: $REDDOOR_HOME)",
     )
     parser = _Parser(
@@ -58,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Red Door: one-time-pad key ceremonies, pad custody and an OTP-encrypted Zenoh "
             "link. With no command, opens the desktop application."
         ),
-        parents=[common],
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=None,
+        help="facility home directory (default: $REDDOOR_HOME)",
     )
     parser.add_argument("--version", action="version", version=f"reddoor {__version__}")
     parser.add_argument("--kiosk", action="store_true", help="run the application locked down")

@@ -265,3 +265,13 @@ def test_each_outside_system_has_exactly_one_seam() -> None:
             if pattern.search(p.read_text())
         )
         assert importers == [seam], (module, importers)
+
+
+def test_home_is_accepted_before_and_after_the_command(tmp_path: Path, cli) -> None:
+    from app.cli import build_parser
+
+    parser = build_parser()
+    home = str(tmp_path / "h")
+    assert parser.parse_args(["--home", home, "pad", "status", "--pad", "x"]).home == Path(home)
+    assert parser.parse_args(["pad", "status", "--home", home, "--pad", "x"]).home == Path(home)
+    assert parser.parse_args(["pad", "status", "--pad", "x"]).home is None
