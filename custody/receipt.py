@@ -315,12 +315,16 @@ def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Pa
         cols = _columns(data.sources)
         doc.table([_label(c) for c in cols], [[_fmt(r.get(c)) for c in cols] for r in data.sources])
     if data.health:
-        doc.paragraph("Health tests on each raw source, before mixing:", style="small")
-        cols = _columns(data.health)
-        doc.table([_label(c) for c in cols], [[_fmt(r.get(c)) for c in cols] for r in data.health])
+        with doc.group():  # a label never stays behind at the foot of a page
+            doc.paragraph("Health tests on each raw source, before mixing:", style="small")
+            cols = _columns(data.health)
+            doc.table(
+                [_label(c) for c in cols], [[_fmt(r.get(c)) for c in cols] for r in data.health]
+            )
     if data.statistics:
-        doc.paragraph("Statistics of the final pad:", style="small")
-        doc.key_values([(_label(k), _fmt(v)) for k, v in sorted(data.statistics.items())])
+        with doc.group():
+            doc.paragraph("Statistics of the final pad:", style="small")
+            doc.key_values([(_label(k), _fmt(v)) for k, v in sorted(data.statistics.items())])
 
     with doc.group():
         doc.heading("Officers")
