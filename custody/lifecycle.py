@@ -18,8 +18,15 @@ step is checked against `TRANSITIONS` before it is recorded; an illegal step is 
 | pad.resumed | two | suspended | the state before |
 | pad.compromised | one | anything but destroyed | compromised |
 | pad.exhausted / pad.retired | two | a usable or suspended state | exhausted / retired |
-| pad.destroyed | two | exhausted, retired, compromised (destroyed: the other copy) | destroyed |
+| pad.destroyed | two | exhausted, retired, compromised, one copy destroyed | see below |
+| pad.destroy_failed | one (station) | (no change) | an approved destruction whose act failed |
 | custody.exception | two | (no change) | expected / found / decision |
+
+`pad.destroyed` destroys one copy: the state becomes "facility copy destroyed" or "customer
+copy destroyed", and "destroyed" only once both copies are.
+A destruction is approved (both officers authenticated and signed the exact event) before
+anything is destroyed; the approved `pad.destroyed` event is appended after the act and its
+verification. If the act fails after approval, `pad.destroy_failed` records what happened.
 
 Suspension and compromise take one person on purpose: stopping a pad only makes it safer and
 must never wait for a second officer. Undoing a suspension takes two. A practice home needs no
@@ -46,6 +53,7 @@ from custody.errors import (
     IllegalTransition,
     LifecycleError,
     PadFormatError,
+    RedDoorError,
     UsageError,
 )
 from custody.home import OpenHome
@@ -70,6 +78,12 @@ SUSPENDED, COMPROMISED, EXHAUSTED, RETIRED, DESTROYED = (
     "retired",
     "destroyed",
 )
+# One copy destroyed, the other not (yet): the pad is "destroyed" only once both copies are.
+FACILITY_COPY_DESTROYED, CUSTOMER_COPY_DESTROYED = (
+    "facility_copy_destroyed",
+    "customer_copy_destroyed",
+)
+COPIES = ("facility", "customer")
 STATES = (
     GENERATED,
     SEALED,
@@ -80,6 +94,8 @@ STATES = (
     COMPROMISED,
     EXHAUSTED,
     RETIRED,
+    FACILITY_COPY_DESTROYED,
+    CUSTOMER_COPY_DESTROYED,
     DESTROYED,
 )
 LIVE = (SEALED, IN_TRANSIT, DELIVERED, ACTIVE)
@@ -94,6 +110,7 @@ COMPROMISED_EVENT = "pad.compromised"
 EXHAUSTED_EVENT = "pad.exhausted"
 RETIRED_EVENT = "pad.retired"
 DESTROYED_EVENT = "pad.destroyed"
+DESTROY_FAILED = "pad.destroy_failed"  # one-person (station): an approved act that failed
 
 CUSTODY_EVENTS = (
     TRANSFERRED,
@@ -106,6 +123,7 @@ CUSTODY_EVENTS = (
     EXHAUSTED_EVENT,
     RETIRED_EVENT,
     DESTROYED_EVENT,
+    DESTROY_FAILED,
 )
 CEREMONY_EVENTS = (
     "pad.generated",
@@ -116,7 +134,11 @@ CEREMONY_EVENTS = (
     "ceremony.aborted",
     "ceremony.failed",
 )
-TWO_PERSON_CUSTODY = frozenset(CUSTODY_EVENTS) - {SUSPENDED_EVENT, COMPROMISED_EVENT}
+TWO_PERSON_CUSTODY = frozenset(CUSTODY_EVENTS) - {
+    SUSPENDED_EVENT,
+    COMPROMISED_EVENT,
+    DESTROY_FAILED,
+}
 
 # event -> (states it may follow, state it leads to; None = the state before a suspension)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -125,10 +147,24 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     ACTIVATED: ((DELIVERED,), ACTIVE),
     SUSPENDED_EVENT: (LIVE, SUSPENDED),
     RESUMED: ((SUSPENDED,), None),
-    COMPROMISED_EVENT: ((GENERATED, *LIVE, SUSPENDED, EXHAUSTED, RETIRED), COMPROMISED),
+    COMPROMISED_EVENT: (
+        (
+            GENERATED,
+            *LIVE,
+            SUSPENDED,
+            EXHAUSTED,
+            RETIRED,
+            FACILITY_COPY_DESTROYED,
+            CUSTOMER_COPY_DESTROYED,
+        ),
+        COMPROMISED,
+    ),
     EXHAUSTED_EVENT: ((*LIVE, SUSPENDED), EXHAUSTED),
     RETIRED_EVENT: ((*LIVE, SUSPENDED), RETIRED),
-    DESTROYED_EVENT: ((EXHAUSTED, RETIRED, COMPROMISED, DESTROYED), DESTROYED),
+    DESTROYED_EVENT: (
+        (EXHAUSTED, RETIRED, COMPROMISED, FACILITY_COPY_DESTROYED, CUSTOMER_COPY_DESTROYED),
+        DESTROYED,  # or "<copy>_copy_destroyed" while the other copy remains (check_transition)
+    ),
 }
 
 # Methods of `pad destroy` and the copy each destroys.
@@ -235,6 +271,16 @@ def check_transition(rec: PadRecord, event_type: str, payload: dict[str, Any] | 
                 f"pad {rec.display}: its {copy} copy was already destroyed "
                 f"(event {rec.destroyed_copies[copy]}); nothing to do"
             )
+        left = [c for c in COPIES if c != copy and c not in rec.destroyed_copies]
+        if left and rec.state in allowed:
+            target = f"{copy}_copy_destroyed"
+    if event_type == TRANSFERRED and payload is not None and rec.state == IN_TRANSIT:
+        to = str(payload.get("to", ""))
+        if to and to == rec.holder:
+            raise IllegalTransition(
+                f"pad {rec.display} is already in transit to {to}: a hand-over to the same "
+                "holder again is refused (record its delivery with reddoor custody deliver)"
+            )
     if rec.state not in allowed:
         hint = _HINTS.get(event_type, "")
         raise IllegalTransition(
@@ -316,6 +362,13 @@ class Deriver:
             self._ceremony_event(e, pid)
             return
         rec = self._record(pid)
+        if e.type == DESTROY_FAILED:
+            self._note(
+                rec,
+                e,
+                f"approved {p.get('method')} of the {p.get('copy')} copy FAILED: {p.get('error')}",
+            )
+            return
         if e.type == EXCEPTION:
             rec.exceptions += 1
             self._note(
@@ -348,6 +401,9 @@ class Deriver:
         elif e.type == DESTROYED_EVENT:
             copy = METHOD_COPY.get(str(p.get("method")), "customer")
             rec.destroyed_copies.setdefault(copy, e.seq)
+            # by copy, also for a ledger whose steps were not all allowed
+            done = all(c in rec.destroyed_copies for c in COPIES)
+            rec.state = DESTROYED if done else f"{copy}_copy_destroyed"
             summary = f"{p.get('method')} of the {copy} copy"
             if p.get("method") == "physical":
                 summary += f" (medium {p.get('medium_serial')}, {p.get('physical_method')})"
@@ -503,7 +559,7 @@ def transfer(
     rec = find_pad(oh.ledger, pad)
     to = _clean(to, "the recipient (--to)", 120)
     found = _clean(bag_serial, "the bag serial", 64)
-    check_transition(rec, TRANSFERRED)
+    check_transition(rec, TRANSFERRED, {"to": to})
     _serial_check(oh, rec, "transfer", "bag serial", rec.bag_serial, found, approvers, decision)
     payload = {**_base(rec), "to": to, "bag_serial": found, "from_state": rec.state}
     payload["from_holder"] = rec.holder
@@ -612,7 +668,11 @@ class Destruction:
     details: dict[str, Any]
 
 
-def _crypto_erase(oh: OpenHome, rec: PadRecord) -> dict[str, Any]:
+def _crypto_erase_plan(oh: OpenHome, rec: PadRecord) -> tuple[dict[str, Any], bytes | None]:
+    """What a crypto-erase will do and check, found before anything is destroyed (read only).
+
+    Returns the planned payload details and one encrypted chunk kept in memory to prove,
+    afterwards, that it no longer decrypts."""
     from custody import vault
 
     raw = bytes.fromhex(rec.pad_id)
@@ -622,12 +682,29 @@ def _crypto_erase(oh: OpenHome, rec: PadRecord) -> dict[str, Any]:
     sample: bytes | None = None
     chunk = directory / vault.CHUNKS_DIR / "000000.gcm"
     if chunk.is_file():
-        sample = chunk.read_bytes()  # kept in memory to prove it no longer decrypts
+        sample = chunk.read_bytes()
     if not had_key and sample is None:
         raise LifecycleError(
             f"pad {rec.display}: the HSM holds no key {label!r} and the home no facility copy; "
             "nothing to crypto-erase here (wrong home or token?)"
         )
+    return {
+        "key_label": label,
+        "key_present_before": had_key,
+        "keys_destroyed": 1 if had_key else 0,
+        "chunk_files_removed": directory.exists(),
+        "token_lists_key_after": False,
+        "chunk_decrypts_after": False,
+        "checked_chunk": "000000" if sample is not None else None,
+    }, sample
+
+
+def _crypto_erase(oh: OpenHome, rec: PadRecord, sample: bytes | None) -> dict[str, Any]:
+    """Destroy the per-pad key and the vault, then verify; returns the observed details."""
+    from custody import vault
+
+    raw = bytes.fromhex(rec.pad_id)
+    label = vault.key_label(raw)
     destroyed = vault.destroy_vault(oh.path, oh.token, raw)
     listed = label in oh.token.labels()
     decrypts = False
@@ -645,13 +722,8 @@ def _crypto_erase(oh: OpenHome, rec: PadRecord) -> dict[str, Any]:
             "chunk still decrypts; the pad is NOT recorded as destroyed"
         )
     return {
-        "key_label": label,
-        "key_present_before": had_key,
         "keys_destroyed": destroyed["keys_destroyed"],
         "chunk_files_removed": destroyed["chunk_files_removed"],
-        "token_lists_key_after": False,
-        "chunk_decrypts_after": False,
-        "checked_chunk": "000000" if sample is not None else None,
     }
 
 
@@ -664,12 +736,18 @@ class MediumTools:
     zeroize_and_remove: Callable[[Path], list[str]]
 
 
-def _overwrite(rec: PadRecord, usb_dir: Path | None, tools: MediumTools | None) -> dict[str, Any]:
+# What `zeroize_and_remove` takes away from a pad directory, in its order (planned up front).
+_PAD_FILES = ("pad.bin.partial", "pad.bin", "manifest.json", "journal.json", ".lock")
+
+
+def _overwrite_plan(
+    rec: PadRecord, usb_dir: Path | None, tools: MediumTools | None
+) -> dict[str, Any]:
+    """Check the customer copy and plan its overwrite (read only)."""
     from custody.pad_store import PAD_NAME, read_manifest
 
     if tools is None:
         raise UsageError("overwriting a customer copy needs the medium tools of the ceremony layer")
-
     if usb_dir is None:
         raise UsageError("--method overwrite needs the customer copy's directory (--usb DIR)")
     try:
@@ -682,16 +760,39 @@ def _overwrite(rec: PadRecord, usb_dir: Path | None, tools: MediumTools | None) 
         )
     size = (usb_dir / PAD_NAME).stat().st_size if (usb_dir / PAD_NAME).exists() else 0
     medium = tools.identify(usb_dir)
-    removed = tools.zeroize_and_remove(usb_dir)
-    if (usb_dir / PAD_NAME).exists():
-        raise DestructionNotVerified(f"{usb_dir / PAD_NAME} is still there after overwriting")
     return {
         "medium": {k: medium.get(k) for k in ("kind", "vendor", "model", "serial")},
         "bytes_overwritten": size,
-        "files_removed": removed,
+        "files_removed": [n for n in _PAD_FILES if (usb_dir / n).exists()],
         "note": "zeros written and synced, then deleted; flash wear levelling may keep old "
         "cells (best effort)",
     }
+
+
+def _overwrite(usb_dir: Path, tools: MediumTools) -> dict[str, Any]:
+    from custody.pad_store import PAD_NAME
+
+    removed = tools.zeroize_and_remove(usb_dir)
+    if (usb_dir / PAD_NAME).exists():
+        raise DestructionNotVerified(f"{usb_dir / PAD_NAME} is still there after overwriting")
+    return {"files_removed": removed}
+
+
+def _observe(oh: OpenHome, rec: PadRecord, method: str, usb_dir: Path | None) -> dict[str, Any]:
+    """What is left after a failed act (for the failure record); never raises."""
+    from custody import vault
+
+    out: dict[str, Any] = {}
+    raw = bytes.fromhex(rec.pad_id)
+    try:
+        if method == "crypto-erase":
+            out["token_lists_key"] = oh.token.has_key(vault.key_label(raw))
+            out["vault_present"] = vault.vault_dir(oh.path, raw).exists()
+        elif method == "overwrite" and usb_dir is not None:
+            out["pad_file_present"] = (usb_dir / "pad.bin").exists()
+    except Exception as exc:  # the failure record matters more than these details
+        out["observation_failed"] = type(exc).__name__
+    return out
 
 
 def destroy(
@@ -706,17 +807,23 @@ def destroy(
     witnesses: Sequence[str] = (),
     medium_tools: MediumTools | None = None,
 ) -> Destruction:
+    """Destroy one copy of a pad: check, get both officers' approval, act, verify, record.
+
+    Nothing is destroyed before both officers have approved the exact `pad.destroyed` event
+    (each refusal is recorded as `approval.refused` and leaves every copy as it was). If the
+    act or its verification fails after approval, `pad.destroy_failed` records what happened
+    and what is left, and the error is raised.
+    """
+    from custody import officers
+
     if method not in METHOD_COPY:
         raise UsageError(f"--method must be one of {', '.join(METHOD_COPY)}")
     rec = find_pad(oh.ledger, pad)
     payload: dict[str, Any] = {**_base(rec), "method": method, "copy": METHOD_COPY[method]}
     check_transition(rec, DESTROYED_EVENT, payload)
+    sample: bytes | None = None
     if method == "physical":
         serial = _clean(medium_serial or "", "the medium serial (--medium-serial)", 64)
-        if rec.usb_serial:
-            _serial_check(
-                oh, rec, "destruction", "medium serial", rec.usb_serial, serial, approvers, None
-            )
         names = [_clean(w, "a witness name", 80) for w in witnesses]
         if len(names) < 2 or len(set(names)) != len(names):
             raise UsageError("physical destruction needs at least two distinct --witness names")
@@ -725,16 +832,76 @@ def destroy(
             "physical_method": _clean(physical_method or "", "--physical-method", 120),
             "witnesses": names,
         }
+        if rec.usb_serial:
+            _serial_check(
+                oh, rec, "destruction", "medium serial", rec.usb_serial, serial, approvers, None
+            )
     elif method == "overwrite":
-        details = _overwrite(rec, usb_dir, medium_tools)
+        details = _overwrite_plan(rec, usb_dir, medium_tools)
     else:
-        details = _crypto_erase(oh, rec)
+        details, sample = _crypto_erase_plan(oh, rec)
     payload.update(details)
     payload["merkle_root"] = rec.merkle_root
     payload["pad_sha256"] = rec.pad_sha256
     payload["from_state"] = rec.state
-    event = _record_two(oh, DESTROYED_EVENT, payload, approvers)
-    return Destruction(event, find_pad(oh.ledger, pad), payload)
+
+    # 1. Both officers approve the exact event before anything is destroyed.
+    ledger = oh.ledger
+    request = ledger.request_approval(DESTROYED_EVENT, payload)
+    approvals = officers.collect(ledger, request, approvers)
+
+    # 2. The act and its verification; a failure is recorded, never lost.
+    try:
+        if method == "overwrite" and usb_dir is not None and medium_tools is not None:
+            observed = _overwrite(usb_dir, medium_tools)  # (both checked by the plan)
+        elif method == "crypto-erase":
+            observed = _crypto_erase(oh, rec, sample)
+        else:
+            observed = {}  # physical: the officers witnessed it; the event is the record
+    except BaseException as exc:
+        _record_failure(oh, rec, payload, approvals, exc, _observe(oh, rec, method, usb_dir))
+        raise
+
+    # 3. The approved event. Should the act have found other details than planned (e.g. two
+    #    key objects under one label), the same officers sign the event as it happened.
+    final = {**payload, **observed}
+    try:
+        if final == payload:
+            event = ledger.append_approved(request, approvals)
+        else:
+            event = officers.append_with_officers(ledger, DESTROYED_EVENT, final, approvers)
+    except BaseException as exc:
+        _record_failure(oh, rec, final, approvals, exc, {"act_done": True})
+        raise
+    return Destruction(event, find_pad(ledger, pad), final)
+
+
+def _record_failure(
+    oh: OpenHome,
+    rec: PadRecord,
+    payload: dict[str, Any],
+    approvals: Sequence[Any],
+    exc: BaseException,
+    observed: dict[str, Any],
+) -> None:
+    message = exc.message if isinstance(exc, RedDoorError) else type(exc).__name__
+    try:
+        oh.ledger.append(
+            DESTROY_FAILED,
+            {
+                **_base(rec),
+                "method": payload["method"],
+                "copy": payload["copy"],
+                "approved_by": [a.officer for a in approvals],
+                "error": type(exc).__name__,
+                "detail": str(message)[:500],
+                "observed": observed,
+                "from_state": rec.state,
+            },
+            actors=[a.officer for a in approvals],
+        )
+    except Exception as ledger_exc:  # keep the original error; say the record failed
+        log.error("could not record the failed destruction: %s", type(ledger_exc).__name__)
 
 
 # -- the running gateway's view --------------------------------------------------------------

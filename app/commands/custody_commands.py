@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from custody.errors import ReconcileDiscrepancy, ReconcileOverlap, UsageError
+from custody.errors import ReconcileDiscrepancy, ReconcileOverlap, RedDoorError, UsageError
 
 
 def _pin(p: argparse.ArgumentParser) -> None:
@@ -288,11 +289,32 @@ def cmd_retire(args: argparse.Namespace) -> int:
     return _done(args, e, f"pad {e.payload['pad_id_display']} {word}")
 
 
+def _check_writable(out: Path) -> None:
+    """Refuse, before anything is destroyed, a certificate path that cannot be written."""
+    if out.is_dir():
+        raise UsageError(f"--certificate {out} is a directory; give a file path")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write the certificate: directory {parent} does not exist")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"cannot write the certificate: {out} is not writable")
+    # write_atomic writes a temporary file next to it, then renames: the directory must be
+    # writable (os.access also sees read-only mounts).
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write the certificate: directory {parent} is not writable")
+
+
 def cmd_destroy(args: argparse.Namespace) -> int:
     from ceremony import usb_media
     from custody import lifecycle, reports
 
     approvers = _approvers(args)
+    # Where the certificate goes is checked before anything is destroyed or recorded.
+    _check_writable(args.certificate if args.certificate else Path.cwd() / "destruction.pdf")
+    if args.archival:
+        from custody import pdf_document
+
+        pdf_document.icc_profile()  # PDF/A needs it: a missing profile stops us here, not later
     tools = lifecycle.MediumTools(usb_media.identify, usb_media.remove_customer_pad)
     with _open(args) as h:
         done = lifecycle.destroy(
@@ -309,7 +331,14 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         state = reports.ledger_state(h.ledger, practice=h.settings.practice)
         data = reports.certificate_data(h.ledger, state, done.record, done.event.seq)
     out = args.certificate or Path(f"destruction-{done.record.pad_id[:12]}-{done.event.seq}.pdf")
-    reports.certificate_pdf(data).write(out, archival=args.archival)
+    try:
+        reports.certificate_pdf(data).write(out, archival=args.archival)
+    except RedDoorError as exc:
+        exc.message = (
+            f"{exc.message}; the destruction IS recorded (event {done.event.seq}): "
+            f"reddoor report pad {done.record.pad_id} shows it"
+        )
+        raise
     if args.json:
         print(json.dumps({**data, "certificate": str(out)}, sort_keys=True))
     else:

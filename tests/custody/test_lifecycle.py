@@ -41,7 +41,7 @@ def test_the_full_path_is_derived_from_events():
         ("pad.suspended", {**p, "reason": "audit"}, "suspended"),
         ("pad.resumed", p, "active"),
         ("pad.exhausted", p, "exhausted"),
-        ("pad.destroyed", {**p, "method": "crypto-erase"}, "destroyed"),
+        ("pad.destroyed", {**p, "method": "crypto-erase"}, "facility_copy_destroyed"),
         ("pad.destroyed", {**p, "method": "physical", "medium_serial": "S"}, "destroyed"),
     ]
     events = _ceremony()
@@ -80,6 +80,49 @@ def test_destroying_the_same_copy_twice():
     with pytest.raises(AlreadyDestroyed, match="customer copy was already destroyed"):
         lifecycle.check_transition(rec, "pad.destroyed", {"method": "physical"})
     assert lifecycle.check_transition(rec, "pad.destroyed", {"method": "crypto-erase"})
+
+
+def test_destroyed_only_once_both_copies_are():
+    events = [
+        *_ceremony(),
+        _event(5, "pad.retired", {"pad_id": PAD, "reason": "end of project"}),
+        _event(6, "pad.destroyed", {"pad_id": PAD, "method": "crypto-erase"}),
+    ]
+    rec = _derive(*events)
+    assert rec.state == "facility_copy_destroyed"  # the customer USB copy still exists
+    assert lifecycle.check_transition(rec, "pad.destroyed", {"method": "overwrite"}) == (
+        "destroyed"
+    )
+    assert not lifecycle.servable(rec, practice=True)
+    other = _derive(
+        *events[:-1], _event(6, "pad.destroyed", {"pad_id": PAD, "method": "overwrite"})
+    )
+    assert other.state == "customer_copy_destroyed"
+    rec = _derive(*events, _event(7, "pad.destroyed", {"pad_id": PAD, "method": "overwrite"}))
+    assert rec.state == "destroyed" and not rec.anomalies
+
+
+def test_a_failed_destruction_changes_no_state():
+    events = [
+        *_ceremony(),
+        _event(5, "pad.retired", {"pad_id": PAD, "reason": "end"}),
+        _event(6, "pad.destroy_failed", {"pad_id": PAD, "method": "crypto-erase", "copy": "facility", "error": "HsmError"}),
+    ]  # fmt: skip
+    rec = _derive(*events)
+    assert rec.state == "retired" and rec.destroyed_copies == {} and not rec.anomalies
+    assert "FAILED" in rec.history[-1].summary
+
+
+def test_a_transfer_in_transit_to_the_same_holder_again_is_refused():
+    p = {"pad_id": PAD}
+    rec = _derive(
+        *_ceremony(),
+        _event(5, "custody.transferred", {**p, "to": "courier Dana", "bag_serial": "RD-1"}),
+    )
+    with pytest.raises(IllegalTransition, match="already in transit to courier Dana"):
+        lifecycle.check_transition(rec, "custody.transferred", {"to": "courier Dana"})
+    # A hand-over to another courier in transit is still allowed.
+    assert lifecycle.check_transition(rec, "custody.transferred", {"to": "courier Sam"})
 
 
 def test_an_illegal_step_found_in_the_ledger_is_an_anomaly_not_a_crash():
