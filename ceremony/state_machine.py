@@ -59,6 +59,7 @@ from ceremony.entropy_sources import (
 )
 from ceremony.errors import (
     CeremonyCancelled,
+    CeremonyError,
     CeremonyStateError,
     CopyVerificationFailure,
     PadStatisticsFailure,
@@ -82,6 +83,13 @@ DEFAULT_BYTES_PER_QUERY = 10 * 1024
 BAG_SERIAL_TRIES = 3
 
 
+class CeremonyInputNeeded(CeremonyError):
+    """The handler could not get an answer the step needs (e.g. no bag serial and no
+    terminal). Not a fault: nothing is destroyed and the ceremony stays resumable."""
+
+    exit_code = 2
+
+
 # -- the handler interface -----------------------------------------------------------------
 
 
@@ -96,13 +104,17 @@ class CeremonyHandler(ABC):
     def confirm(self, step: Step, facts: dict[str, Any]) -> bool:
         """Both officers confirm `step.question` given `facts`; False cancels the ceremony."""
 
+    def confirmed(self, step: Step, seq: int) -> None:  # noqa: B027 - optional
+        """Both officers' approval of `step` succeeded and is recorded as event `seq`."""
+
     @abstractmethod
     def confirm_fingerprint(self, step: Step, what: str, hex_digest: str, words: str) -> bool:
         """Both officers read `words` aloud and agree they match what each sees."""
 
     @abstractmethod
     def bag_serial(self, attempt: int, second: bool) -> str:
-        """The tamper-evident bag's serial, typed; called twice per attempt (second=True)."""
+        """The tamper-evident bag's serial, typed; called twice per attempt (second=True).
+        Raise `CeremonyInputNeeded` when it cannot be asked: the ceremony stays resumable."""
 
     @abstractmethod
     def exception(self, step_id: str, expected: str, happened: str) -> str:
@@ -394,10 +406,20 @@ class Ceremony:
 
     # -- running ----------------------------------------------------------------------------
     def run(self) -> CeremonyOutcome:
-        """Run every step not yet done. Faults stop and clean up; interruptions stay resumable."""
+        """Run every step not yet done. Faults stop and clean up; interruptions stay resumable.
+
+        On resume both officers are authenticated first: a refusal (same officer twice, wrong
+        passphrase, unknown officer: recorded by officers.approve as `approval.refused`), or
+        anything else that stops us before the run continues, leaves the journal active and
+        resumable, its material untouched."""
+        if self._resuming:
+            try:
+                self._prove_officers()
+            except BaseException:
+                self.close()
+                raise
         try:
             if self._resuming:
-                self._authenticate()
                 self._record_interruption()
             for s in STEPS:
                 state = self.journal.step_state(s.id)
@@ -407,7 +429,7 @@ class Ceremony:
             if self.journal.data["state"] == "active":
                 self.journal.finish("closed")
             return self._outcome()
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, CeremonyInputNeeded):
             raise  # an interruption: the journal says where to resume
         except RedDoorError as exc:
             self._fail(exc)
@@ -434,6 +456,7 @@ class Ceremony:
                 if not self.handler.confirm(s, payload):
                     raise CeremonyCancelled(f"the officers did not confirm step {s.title!r}")
                 seq = self._append(s.event, payload)
+                self.handler.confirmed(s, seq)
         _kill_hook(s.id, "confirmed")
         extra = getattr(self, f"_after_{s.id}", lambda _s, _seq: None)(s, seq)
         self.journal.mark_done(s.id, seq, extra)
@@ -511,6 +534,21 @@ class Ceremony:
             names.append(name)
             creds.append((name, passphrase))
         self._officers = creds
+
+    def _prove_officers(self) -> None:
+        """Both officers prove their passphrases now, before anything is recorded or destroyed.
+
+        Goes through the full officer checks (officers.collect: refusals are recorded as
+        `approval.refused`), then unlocks both signing keys for the events that follow."""
+        self._authenticate()
+        if self._signers:
+            return
+        ledger = self.oh.ledger
+        request = ledger.request_approval(
+            steps.EXCEPTION_EVENT, {"ceremony_id": self.ceremony_id, "mark": self.mark.value}
+        )
+        officers.collect(ledger, request, self._officers)  # raises ApprovalRefused
+        self._signers = [_unlock_officer(ledger, n, p) for n, p in self._officers]
 
     def _work_sources(self, s: Step) -> dict[str, Any]:
         self._sources = self._source_factory(self.plan.sources)
@@ -841,7 +879,7 @@ def abort(oh: OpenHome, handler: CeremonyHandler, reason: str) -> dict[str, Any]
         raise UsageError("say why the ceremony is aborted (--reason)")
     c = Ceremony.resume(oh, handler)
     try:
-        c._authenticate()
+        c._prove_officers()  # a refusal leaves the ceremony as it was
         pending = next((x.id for x in STEPS if c.journal.step_state(x.id) != "done"), "close")
         expected = "the ceremony runs to its close"
         happened = f"the ceremony stopped at step {pending!r}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -120,9 +121,13 @@ class CliHandler(CeremonyHandler):
         return name, home.read_secret_file(Path(path), "passphrase")
 
     def confirm(self, step: Step, facts: dict[str, Any]) -> bool:
-        self._finish_line()
-        self._say(f"step {step.id}: {step.title} — confirmed by both officers")
+        # Passing both --officer options is the officers' confirmation; it is reported only
+        # once their approval has been checked and recorded (`confirmed`).
         return True
+
+    def confirmed(self, step: Step, seq: int) -> None:
+        self._finish_line()
+        self._say(f"step {step.id}: {step.title} — confirmed by both officers (event {seq})")
 
     def confirm_fingerprint(self, step: Step, what: str, hex_digest: str, words: str) -> bool:
         self._finish_line()
@@ -134,7 +139,11 @@ class CliHandler(CeremonyHandler):
         if self._bag is not None:
             return self._bag
         if not sys.stdin.isatty():
-            raise UsageError("no bag serial given: pass --bag-serial S")
+            raise state_machine.CeremonyInputNeeded(
+                "no bag serial given and no terminal to type it on; nothing was destroyed and "
+                "the ceremony is kept: continue with reddoor ceremony resume --bag-serial S "
+                "--officer NAME=PASSFILE --officer NAME=PASSFILE"
+            )
         return input("bag serial (again): " if second else "bag serial: ")
 
     def exception(self, step_id: str, expected: str, happened: str) -> str:
@@ -225,14 +234,53 @@ def _print_outcome(out: dict[str, Any], as_json: bool) -> None:
     print(f"  receipt:     {out['receipt']}")
 
 
+def _check_bag_serial(bag_serial: str | None) -> None:
+    """A bag serial is needed at the seal step: without --bag-serial it is typed on a terminal.
+    Checked before anything starts, not after hours of generation."""
+    if bag_serial is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "no --bag-serial given and no terminal to type it on: pass --bag-serial S"
+            )
+        return
+    serial = bag_serial.strip()
+    if not serial or len(serial) > 64 or not serial.isprintable():
+        raise UsageError("--bag-serial must be 1 to 64 printable characters")
+
+
+def _check_officer_specs(specs: Sequence[str], what: str) -> None:
+    if len(specs) != 2:
+        raise UsageError(f"{what} needs two officers: --officer NAME=PASSFILE twice")
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UsageError("--officer takes NAME=PASSPHRASE_FILE")
+        if not Path(path).is_file():
+            raise UsageError(f"--officer {name}: passphrase file {path} does not exist")
+
+
+def _check_receipt_path(out: Path | None) -> None:
+    if out is None:
+        return
+    parent = out.resolve().parent
+    if out.is_dir():
+        raise UsageError(f"--receipt {out} is a directory; give a file path")
+    if not parent.is_dir():
+        raise UsageError(f"--receipt: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--receipt: directory {parent} is not writable")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    # Every input the ceremony needs is checked here, before anything starts.
     size = parse_size(args.size)
     parse_split(args.split)
     if not args.source:
         raise UsageError("choose at least one entropy source: --source hwrng|pkcs11|os|PATH")
+    _check_officer_specs(args.officer, "a ceremony")
+    _check_bag_serial(args.bag_serial)
+    _check_receipt_path(args.receipt)
     handler = CliHandler(args.officer, args.bag_serial)
-    if len(args.officer) != 2:
-        raise UsageError("a ceremony needs two officers: --officer NAME=PASSFILE twice")
     plan = CeremonyPlan(
         size=size,
         customer_dir=args.customer_dir,
@@ -251,8 +299,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    if len(args.officer) != 2:
-        raise UsageError("resuming needs two officers: --officer NAME=PASSFILE twice")
+    _check_officer_specs(args.officer, "resuming")
+    status = state_machine.ceremony_status(home.resolve_home(args.home))
+    if status.get("active") and "seal" not in status.get("completed_steps", []):
+        _check_bag_serial(args.bag_serial)
     handler = CliHandler(args.officer, args.bag_serial, decision="resume")
     with _open(args) as oh:
         outcome = Ceremony.resume(oh, handler).run()
@@ -263,8 +313,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_abort(args: argparse.Namespace) -> int:
-    if len(args.officer) != 2:
-        raise UsageError("aborting needs two officers: --officer NAME=PASSFILE twice")
+    _check_officer_specs(args.officer, "aborting")
     handler = CliHandler(args.officer, None, decision=f"abort: {args.reason}")
     with _open(args) as oh:
         out = state_machine.abort(oh, handler, args.reason)
