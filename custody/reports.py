@@ -73,7 +73,7 @@ def ledger_state(
     cp = checkpoint.parse(note)[0] if note else None
     row = ledger.conn.execute("SELECT time FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     last = str(row[0]) if row else "1970-01-01T00:00:00.000000Z"
-    problems = [(f"event {p.seq}: " if p.seq is not None else "") + p.what for p in report.problems]
+    problems = [_problem_text(p.seq, p.what, report.size) for p in report.problems]
     return LedgerState(
         origin=ledger.origin,
         vkey=checkpoint.vkey(ledger.key_name, ledger.public_key),
@@ -89,6 +89,38 @@ def ledger_state(
         checkpoints=list(report.checkpoints),
         last_time=last[:19] + "Z",
     )
+
+
+def _problem_text(seq: int | None, what: str, size: int) -> str:
+    """A verification problem as text. A problem found past the end (a truncated or rolled
+    back ledger: seq == size) names the last event there is, not one that does not exist."""
+    if seq is None:
+        return what
+    if seq >= size:
+        last = f"the last event, #{size - 1}" if size else "the start"
+        return f"after {last}: {what}"
+    return f"event {seq}: {what}"
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def _checkpoint_words(state: LedgerState) -> str:
+    """How the signed checkpoint shown relates to the ledger as verified now."""
+    size, cp = state.size, state.checkpoint_size
+    if cp is None:
+        return ""
+    if cp == size and state.verified:
+        return " (current: covers every event)"
+    if cp == size:
+        return " (covers every event, but the ledger does not verify: do not rely on it)"
+    if cp < size:
+        return (
+            f" (the last stored one: covers the first {_plural(cp, 'event')} of {size}, "
+            "not the newest)"
+        )
+    return f" (signed for {_plural(cp, 'event')}, but the ledger has {size}: truncated?)"
 
 
 # -- shared layout ---------------------------------------------------------------------------
@@ -140,7 +172,7 @@ def _ledger_section(doc: pdf.Document, state: LedgerState) -> None:
             (
                 "Signed checkpoint",
                 f"size {state.checkpoint_size}, root {state.checkpoint_root}"
-                + ("" if state.checkpoint_is_current else " (the last stored one, NOT current)"),
+                + _checkpoint_words(state),
             )
         )
     doc.key_values(rows, mono=False)
@@ -188,20 +220,21 @@ def inventory_data(state: LedgerState, pads: dict[str, lifecycle.PadRecord]) -> 
 def inventory_pdf(data: dict[str, Any]) -> pdf.Document:
     state = LedgerState(**data["ledger"])
     doc = pdf.Document(_info(state, "Pad inventory", "Every pad the ledger knows"))
-    doc.title("Pad inventory", f"{len(data['pads'])} pads · as of {state.last_time}")
+    doc.title("Pad inventory", f"{_plural(len(data['pads']), 'pad')} · as of {state.last_time}")
     _ledger_section(doc, state)
     doc.heading("Pads by state")
     doc.key_values([(STATE_TITLES.get(k, k), v) for k, v in data["counts"].items()])
     doc.heading("Every pad")
     doc.paragraph(
-        "Copies: C = customer USB (serial), F = facility copy (HSM key); a destroyed copy is "
-        "struck as 'destroyed'. Used: pad consumed per direction as the gateway recorded it.",
+        "Copies: C = customer USB (its serial, or 'present'), F = facility copy (HSM key); a "
+        "destroyed copy reads 'destroyed', and the pad's state is 'destroyed' only once both "
+        "copies are. Used: pad consumed per direction as the gateway recorded it.",
         style="small",
     )
     table_rows = []
     for p in data["pads"]:
         gone = p["destroyed_copies"]
-        cust = "destroyed" if "customer" in gone else (p["usb_serial"] or "-")
+        cust = "destroyed" if "customer" in gone else (p["usb_serial"] or "present")
         fac = "destroyed" if "facility" in gone else ("HSM" if p["key_label"] else "-")
         last = p["last_event"] or {}
         table_rows.append(
@@ -486,7 +519,7 @@ def consumption_pdf(data: dict[str, Any]) -> pdf.Document:
             ]
             for p in data["pads"]
         ],
-        col_widths=[1.7, 1.0, 0.7, 0.9, 1.7, 0.9, 1.7],
+        col_widths=[2.05, 1.0, 0.85, 0.85, 1.45, 0.85, 1.45],
     )
     return doc
 
@@ -525,8 +558,8 @@ def verification_pdf(data: dict[str, Any]) -> pdf.Document:
         )
     doc.heading("Checkpoints checked")
     doc.paragraph(
-        f"{data['stored_checkpoints']} checkpoints stored in the ledger; those given with "
-        "--checkpoint (kept outside: receipts, the customer) are the ones that detect a "
+        f"{_plural(data['stored_checkpoints'], 'checkpoint')} stored in the ledger; those given "
+        "with --checkpoint (kept outside: receipts, the customer) are the ones that detect a "
         "truncated or rolled-back ledger.",
         style="small",
     )
@@ -684,6 +717,21 @@ _DETAIL_LABELS = {
 }
 
 
+# What a crypto-erase certificate claims: exactly what was checked, and its conditions.
+CRYPTO_ERASE_CLAIM = (
+    "The per-pad AES-256 key object was destroyed on this HSM token. Verified afterwards: the "
+    "token no longer lists the key, and a facility chunk kept in memory for the purpose no "
+    "longer decrypts on it.",
+    "Any remaining copy of the encrypted facility chunks (a backup of the home, a copied "
+    "vault) stays undecryptable only as long as no other copy of this key exists. A backup of "
+    "the token's storage taken before this destruction (for SoftHSM2, the token directory in "
+    "the home, e.g. practice/tokens), a cloned or replicated HSM, or an exported key backup "
+    "still holds the key and still decrypts those chunks. The operator must destroy every such "
+    "backup, clone and replica as well (or crypto-erase the key on each); this certificate "
+    "covers this token only.",
+)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -731,21 +779,37 @@ def certificate_pdf(data: dict[str, Any]) -> pdf.Document:
     rows = [(_DETAIL_LABELS[k], _fmt(payload[k])) for k in _DETAIL_LABELS if k in payload]
     doc.key_values(rows)
     if payload["method"] == "crypto-erase":
-        doc.paragraph(
-            "The per-pad AES-256 key was destroyed on the HSM. Afterwards the token no longer "
-            "lists it, and a facility chunk kept in memory for the purpose no longer decrypts. "
-            "Every copy of the encrypted facility chunks, including backups, is now "
-            "undecryptable.",
-            style="small",
-        )
+        for text in CRYPTO_ERASE_CLAIM:
+            doc.paragraph(text, style="small")
     elif payload["method"] == "overwrite":
         doc.paragraph(
             "Zeroizing a flash drive is best effort: wear levelling can keep old cells. Destroy "
             "the medium physically when it leaves custody.",
             style="small",
         )
-    signers = [[a["name"], f"officer · {a['fingerprint']}"] for a in e["approvers"]]
-    signers += [[w, "witness"] for w in payload.get("witnesses", [])]
+    doc.heading("The pad's copies")
+    gone = p.get("destroyed_copies", {})
+    doc.key_values(
+        [
+            (
+                f"{copy.capitalize()} copy",
+                f"destroyed (event #{gone[copy]})" if copy in gone else "NOT destroyed yet",
+            )
+            for copy in lifecycle.COPIES
+        ]
+    )
+    if all(copy in gone for copy in lifecycle.COPIES):
+        doc.paragraph("Both copies are destroyed: the pad's state is destroyed.", style="small")
+    else:
+        left = ", ".join(c for c in lifecycle.COPIES if c not in gone)
+        doc.paragraph(
+            f"The pad is not destroyed until its {left} copy is destroyed too "
+            "(reddoor pad destroy with the matching --method).",
+            style="small",
+        )
+    date = "date and time: ____________________"
+    signers = [[a["name"], f"officer · {a['fingerprint']}", date] for a in e["approvers"]]
+    signers += [[w, "witness", date] for w in payload.get("witnesses", [])]
     with doc.group():
         doc.heading("Signatures")
         for i in range(0, len(signers), 3):

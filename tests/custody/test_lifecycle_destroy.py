@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -124,6 +125,18 @@ def test_destroyed_only_when_both_copies_are(retired, tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     assert _state(f, pad) == "facility_copy_destroyed"
+    # The certificate claims only what was checked, names the copy that remains, and has a
+    # date line under each signature.
+    text = " ".join(
+        subprocess.run(["pdftotext", str(cert), "-"], capture_output=True, check=True)
+        .stdout.decode()
+        .split()
+    )
+    assert "including backups, is now undecryptable" not in text
+    assert "destroyed on this HSM token" in text and "only as long as no other copy" in text
+    assert "token directory" in text and "must destroy every such backup" in text
+    assert "Customer copy NOT destroyed yet" in text
+    assert text.count("date and time:") == 2
     proc = run_cli("custody", "state", pad, env=f.env())
     assert "facility copy destroyed" in proc.stdout.decode()
     inv = json.loads(run_cli("report", "inventory", "--json", env=f.env()).stdout)
