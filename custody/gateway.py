@@ -122,6 +122,9 @@ class _Lane:
     records: dict[bytes, QueryRecord] = field(default_factory=dict)
     last_resend: dict[bytes, float] = field(default_factory=dict)
     slots: queue.Queue[bytes] = field(default_factory=queue.Queue)  # cover: frames to send
+    floor_token: Subscription | None = None  # liveliness hint: our w2f receive high-water mark
+    announced_floor: int = -1
+    floor_dirty: bool = False
 
 
 class _Exhausted(Exception):
@@ -187,6 +190,7 @@ class Gateway:
         self._active: set[tuple[bytes, bytes]] = set()
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._floor_event = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -203,14 +207,10 @@ class Gateway:
             lane.subs.append(
                 self.transport.declare_token(link_keys.gateway_pad_key(self.name, lane.pad_id))
             )
-            floor = link_messages.receive_floor(lane.copy)
-            lane.subs.append(
-                self.transport.declare_token(
-                    link_keys.gateway_floor_key(self.name, lane.pad_id, floor)
-                )
-            )
+            self._announce_floor(lane)
         self._tokens.append(self.transport.declare_token(link_keys.gateway_alive_key(self.name)))
         self._spawn(self._housekeeping, "gw-housekeeping")
+        self._spawn(self._floor_announcer, "gw-floor")
         if self.cover is not None:
             self._spawn(self._cover_loop, "gw-cover")
         log.info("gateway %s serving %d pads", self.name, len(self._lanes))
@@ -264,6 +264,37 @@ class Gateway:
                 except RedDoorError as exc:
                     log.warning("cover slot not sent: %s", exc.message)
 
+    def _announce_floor(self, lane: _Lane) -> None:
+        """(Re)declare the liveliness hint of how far this gateway has received questions.
+
+        A workstation whose journal is behind it (a restored or copied stick) then skips ahead
+        instead of sealing a question under pad bytes the facility has already consumed.
+        """
+        with lane.lock:
+            floor = link_messages.receive_floor(lane.copy)
+        if floor == lane.announced_floor:
+            return
+        token = self.transport.declare_token(
+            link_keys.gateway_floor_key(self.name, lane.pad_id, floor)
+        )
+        old, lane.floor_token, lane.announced_floor = lane.floor_token, token, floor
+        if old is not None:
+            old.close()
+
+    def _floor_announcer(self) -> None:
+        # Off the answer's critical path: woken after frames arrive, it re-announces the marks
+        # that moved, typically within a millisecond of the question.
+        while not self._stopping.is_set():
+            self._floor_event.wait(0.5)
+            self._floor_event.clear()
+            for lane in list(self._lanes.values()):
+                if lane.floor_dirty and not self._stopping.is_set():
+                    lane.floor_dirty = False
+                    try:
+                        self._announce_floor(lane)
+                    except Exception as exc:
+                        log.error("could not announce the receive mark (%s)", type(exc).__name__)
+
     def _housekeeping(self) -> None:
         while not self._stopping.wait(self.housekeeping_interval):
             try:
@@ -285,9 +316,12 @@ class Gateway:
         self._stopping.set()
         for tok in self._tokens:
             tok.close()
+        self._floor_event.set()
         for lane in self._lanes.values():
             for s in lane.subs:
                 s.close()
+            if lane.floor_token is not None:
+                lane.floor_token.close()
         for _ in range(self._n_frame):
             self._frames.put(None)
         for _ in range(self._n_backend):
@@ -363,6 +397,8 @@ class Gateway:
                 if lane.suspended:
                     return
                 msg = frame.open_frame(lane.copy, data)
+            lane.floor_dirty = True
+            self._floor_event.set()
         except FrameRejected as exc:
             if exc.reason == "replay":
                 self._on_replay(lane, digest)

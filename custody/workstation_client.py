@@ -42,6 +42,7 @@ from custody.errors import (
     LinkError,
     NoAnswerError,
     PadExhaustedError,
+    PadRollbackError,
     UsageError,
     WrongPadError,
 )
@@ -54,7 +55,13 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MAGIC = b"RDOUTBOX1\n"  # the per-file layout of version 0.1
 OUTBOX_LOG = "outbox.log"
-MAX_SKIP = 4 << 20  # never skip more pad than this on the word of an unauthenticated hint
+# The facility's receive mark arrives as an unauthenticated liveliness hint. Gaps up to what a
+# gateway crash can lose (one adaptive receive window, at most 1 MiB, plus slack) are skipped
+# automatically; a larger gap means this copy's journal is older than the pad's use (a restored
+# or copied stick) and needs the user's explicit word. A forged hint can thus make a workstation
+# skip at most AUTO_SKIP pad bytes per question: a denial of pad, never a reuse.
+AUTO_SKIP = 1280 << 10
+GONE_GRACE = 2.0  # seconds without the serving gateway's token before an answer is given up
 
 
 @dataclass
@@ -214,6 +221,7 @@ class WorkstationClient:
         stall_timeout: float = 120.0,
         require_gateway: bool = True,
         presence_timeout: float = 1.0,
+        accept_facility_mark: bool = False,
         durable_outbox: bool = False,
     ) -> None:
         if copy.side is not Side.WORKSTATION:
@@ -228,6 +236,7 @@ class WorkstationClient:
         self.stall_timeout = stall_timeout
         self.require_gateway = require_gateway
         self.presence_timeout = presence_timeout
+        self.accept_facility_mark = accept_facility_mark
         self.stats: Counter[str] = Counter()
         state = state_dir or default_state_dir()
         self.outbox = Outbox(state / "outbox" / self.pad_id.hex(), durable_outbox)
@@ -301,8 +310,8 @@ class WorkstationClient:
         if not p.serving_pad:
             raise WrongPadError(
                 f"the facility gateway ({', '.join(p.gateways)}) does not serve pad "
-                f"{self.copy.manifest.pad_id_display}: wrong pad for this facility; "
-                "no pad was spent"
+                f"{self.copy.manifest.pad_id_display} (wrong pad for this facility, or the pad "
+                "was suspended, compromised or destroyed at the facility); no pad was spent"
             )
         return p
 
@@ -330,12 +339,7 @@ class WorkstationClient:
             if self.require_gateway:
                 floor = self.check_gateway().w2f_floor
                 if floor:
-                    with self._pad_lock:
-                        # After a gateway crash its receive window moved on; skip to it so the
-                        # question is not refused as a replay. Bounded: a hint only burns pad.
-                        skipped = link_messages.skip_send_to(self.copy, floor, MAX_SKIP)
-                    if skipped:
-                        log.info("skipped %d w2f pad bytes up to the gateway's floor", skipped)
+                    self._catch_up_with_facility(floor)
             with self._pad_lock:
                 f2w_floor = link_messages.receive_floor(self.copy)
             body = link_messages.encode_query(question, classification, f2w_floor)
@@ -362,11 +366,38 @@ class WorkstationClient:
             pad_usage.record_query(self.pad_id, answer.w2f_bytes, answer.f2w_bytes)
             return answer
 
+    def _catch_up_with_facility(self, floor: int) -> None:
+        """Never seal below what the facility has already received on this pad."""
+        with self._pad_lock:
+            gap = floor - link_messages.next_send_offset(self.copy)
+            if gap <= 0:
+                return
+            if gap > AUTO_SKIP and not self.accept_facility_mark:
+                raise PadRollbackError(
+                    f"the facility has received questions on this pad up to offset {floor:,}, "
+                    f"{gap:,} bytes past this copy's journal: the journal is older than the "
+                    "pad's use (a restored backup, or another copy of the stick was used); "
+                    "nothing was sent. Check the stick's custody, then skip explicitly "
+                    "(reddoor ask --accept-facility-mark) — skipping never reuses pad"
+                )
+            skipped = link_messages.skip_send_to(self.copy, floor, gap)
+        if skipped:
+            log.warning(
+                "skipped %d w2f pad bytes up to the facility's receive mark (journal was behind)",
+                skipped,
+            )
+
     def _seal_query(self, query_id: bytes, parts: list[bytes]) -> list[bytes]:
         need = sum(link_messages.frame_cost(len(p)) for p in parts)
         conceal = self._cover is not None
         bucket = self._cover.bucket if self._cover is not None else None
         with self._pad_lock:
+            answer_room = self.copy.status()[self.copy.side.receives].remaining
+            if answer_room < 2 * link_messages.frame_cost(0):
+                raise FacilityPadExhaustedError(
+                    "pad exhausted: the facility→workstation region has no room left for an "
+                    "answer; nothing was sent; use a new pad"
+                )
             left = self.copy.remaining_send()
             if need > left:
                 # Checked up front so that no fragment is sealed for a query that cannot go.
@@ -409,8 +440,20 @@ class WorkstationClient:
         self._send(p.frames)
         start = last_progress = time.monotonic()
         next_retx = start + self.retransmit_interval
+        gone_since: float | None = None
         while not p.done:
             now = time.monotonic()
+            if self.require_gateway:
+                if self._serving_gateway_present():
+                    gone_since = None
+                elif gone_since is None:
+                    gone_since = now
+                elif now - gone_since >= GONE_GRACE:
+                    raise AnswerInterruptedError(
+                        "the facility gateway left the link "
+                        + ("while answering; what arrived was shown" if p.started else "")
+                        + "; ask again when it is back"
+                    )
             if not p.started and now - start >= timeout:
                 raise_no_answer(timeout)
             if p.started and now - last_progress >= self.stall_timeout:
@@ -427,7 +470,8 @@ class WorkstationClient:
                 self._send(p.frames)  # the same bytes, never a new seal
                 next_retx = now + self.retransmit_interval
             try:
-                data = self._inbox.get(timeout=max(0.0, min(next_retx, start + timeout) - now))
+                wait = min(next_retx, start + timeout, now + 0.5) - now
+                data = self._inbox.get(timeout=max(0.0, wait))
             except queue.Empty:
                 continue
             if self._handle(p, data, deliver):
@@ -435,6 +479,11 @@ class WorkstationClient:
                 next_retx = last_progress + self.retransmit_interval
         deliver(b"", True)
         return "".join(pieces)
+
+    def _serving_gateway_present(self) -> bool:
+        suffix = f"/pad/{self.pad_id.hex()}"
+        with self._alive_lock:
+            return any(k.endswith(suffix) for k in self._alive)
 
     def _handle(self, p: _Pending, data: bytes, deliver: Callable[[bytes], None]) -> bool:
         """Process one received frame; True if it advanced the answer."""

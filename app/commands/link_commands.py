@@ -112,6 +112,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send without checking the gateway's liveliness (one-way links)",
     )
+    a.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=120.0,
+        help="seconds without a new answer chunk before giving up (default 120)",
+    )
+    a.add_argument(
+        "--accept-facility-mark",
+        action="store_true",
+        help="skip this copy forward to the facility's receive mark even when it is far ahead "
+        "(after checking the stick's custody: its journal is older than its use)",
+    )
     a.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     _tls_args(a)
     a.set_defaults(handler=cmd_ask)
@@ -311,7 +323,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             transport,
             retransmit_interval=args.retransmit,
             answer_timeout=args.timeout,
+            stall_timeout=args.stall_timeout,
             require_gateway=not args.no_presence_check,
+            accept_facility_mark=args.accept_facility_mark,
         )
         try:
             for qid in client.discard_interrupted():
