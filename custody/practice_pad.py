@@ -27,9 +27,15 @@ def make_practice_pad(
     out: Path, size: int, *, split: str = "1:3", chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Manifest:
     """Create OUT/workstation and OUT/facility. Refuses to overwrite an existing pad."""
-    pad_manifest.parse_split(split)
     if size <= 0:
         raise UsageError("pad size must be positive")
+    w2f, f2w = pad_manifest.region_lengths(size, pad_manifest.parse_split(split))
+    if min(w2f, f2w) < pad_manifest.MIN_REGION:
+        # Checked before anything is written, so a refused size leaves nothing behind.
+        raise UsageError(
+            f"pad of {size} bytes is too small for split {split}: each region needs at least "
+            f"{pad_manifest.MIN_REGION} bytes"
+        )
     ws, fac = out / WORKSTATION_DIR, out / FACILITY_DIR
     for d in (ws, fac):
         if d.exists() and any(d.iterdir()):
@@ -53,15 +59,20 @@ def make_practice_pad(
         shutil.rmtree(ws, ignore_errors=True)
         raise storage_error(exc, pad_path) from None
     created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    manifest = pad_manifest.build(
-        pad_path,
-        split=split,
-        ceremony_id="practice",
-        mark=Mark.PRACTICE,
-        created=created,
-        chunk_size=chunk_size,
-        chunk_digests=tuple(digests),
-    )
-    write_pad_dir(ws, manifest, Side.WORKSTATION)
-    write_pad_dir(fac, manifest, Side.FACILITY, pad_source=pad_path)
+    try:
+        manifest = pad_manifest.build(
+            pad_path,
+            split=split,
+            ceremony_id="practice",
+            mark=Mark.PRACTICE,
+            created=created,
+            chunk_size=chunk_size,
+            chunk_digests=tuple(digests),
+        )
+        write_pad_dir(ws, manifest, Side.WORKSTATION)
+        write_pad_dir(fac, manifest, Side.FACILITY, pad_source=pad_path)
+    except BaseException:
+        shutil.rmtree(ws, ignore_errors=True)
+        shutil.rmtree(fac, ignore_errors=True)
+        raise
     return manifest

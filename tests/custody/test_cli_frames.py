@@ -275,3 +275,11 @@ def test_home_is_accepted_before_and_after_the_command(tmp_path: Path, cli) -> N
     assert parser.parse_args(["--home", home, "pad", "status", "--pad", "x"]).home == Path(home)
     assert parser.parse_args(["pad", "status", "--home", home, "--pad", "x"]).home == Path(home)
     assert parser.parse_args(["pad", "status", "--pad", "x"]).home is None
+
+
+def test_refused_practice_pad_leaves_nothing_behind(tmp_path: Path, cli) -> None:
+    out = tmp_path / "p"
+    line = one_line_error(cli("practice-pad", "--size", "64K", "--split", "7:1", "--out", str(out)))
+    assert "too small for split 7:1" in line
+    assert not (out / "workstation").exists() and not (out / "facility").exists()
+    assert cli("practice-pad", "--size", "64K", "--split", "1:1", "--out", str(out)).returncode == 0
