@@ -336,25 +336,30 @@ class Gateway:
             self.chronicle.close()
 
     # -- suspension (issue 6: a compromised pad stops within a second) --------------------
-    def suspend_pad(self, pad_id: bytes) -> bool:
-        """Stop serving `pad_id` at once: no more frames opened or sent for it."""
+    def suspend_pad(self, pad_id: bytes, reason: str | None = None) -> bool:
+        """Stop serving `pad_id` at once: no more frames opened or sent for it. `reason` is the
+        pad's state as the ledger says (compromised, suspended, destroyed, ...), for the log."""
         lane = self._lanes.get(pad_id)
         if lane is None or lane.suspended:
             return False
         lane.suspended = True  # checked before every open and every seal
         for s in lane.subs:
             s.close()
-        log.warning("pad %s suspended: no longer served", pad_id.hex())
+        log.warning(
+            "pad %s no longer served (%s)", pad_id.hex(), reason or "the ledger says it must not be"
+        )
         return True
 
     def watch_suspensions(self, poll: Callable[[], Iterable[bytes]], interval: float = 0.5) -> None:
-        """Call `poll()` every `interval` s (e.g. a ledger query) and suspend what it returns."""
+        """Call `poll()` every `interval` s (e.g. a ledger query) and suspend what it returns.
+        A `poll.reason(pad_id)` method, if there is one, says why (for the log)."""
+        reason_of: Callable[[bytes], str] | None = getattr(poll, "reason", None)
 
         def run() -> None:
             while not self._stopping.wait(interval):
                 try:
                     for pad_id in poll():
-                        self.suspend_pad(pad_id)
+                        self.suspend_pad(pad_id, reason_of(pad_id) if reason_of else None)
                 except Exception as exc:
                     log.error("suspension poll failed (%s)", type(exc).__name__)
 

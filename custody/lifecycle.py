@@ -967,6 +967,16 @@ class LedgerStatePoll:
                 if not servable(pads.get(pid.hex()), practice=self.settings.practice)
             ]
 
+    def reason(self, pad_id: bytes) -> str:
+        """Why the gateway no longer serves `pad_id` (for its log): the pad's ledger state."""
+        with self._lock:
+            rec = self._deriver.pads.get(pad_id.hex())
+        if rec is None or not rec.ceremony_id:
+            return "not in this home's ledger"
+        if rec.state in LIVE and not self.settings.practice:
+            return f"{_words(rec.state)}, not active"
+        return _words(rec.state)
+
     def close(self) -> None:
         for conn in self._conns:
             with contextlib.suppress(Exception):

@@ -106,8 +106,12 @@ def test_a_failed_destruction_changes_no_state():
     events = [
         *_ceremony(),
         _event(5, "pad.retired", {"pad_id": PAD, "reason": "end"}),
-        _event(6, "pad.destroy_failed", {"pad_id": PAD, "method": "crypto-erase", "copy": "facility", "error": "HsmError"}),
-    ]  # fmt: skip
+        _event(
+            6,
+            "pad.destroy_failed",
+            {"pad_id": PAD, "method": "crypto-erase", "copy": "facility", "error": "HsmError"},
+        ),
+    ]
     rec = _derive(*events)
     assert rec.state == "retired" and rec.destroyed_copies == {} and not rec.anomalies
     assert "FAILED" in rec.history[-1].summary
@@ -236,3 +240,61 @@ def test_ledger_state_poll_reads_new_events_only(tmp_path):
             assert poll() == [bytes.fromhex(PAD)]
         finally:
             poll.close()
+
+
+# -- what the gateway logs and the workstation says after a compromise ----------------------
+
+
+def test_gateway_log_and_workstation_message_after_a_compromise(tmp_path, caplog):
+    import logging
+    import threading
+    import types
+
+    from custody.errors import WrongPadError
+    from custody.gateway import Gateway
+    from custody.workstation_client import Presence, WorkstationClient
+
+    h = tmp_path / "home"
+    home.init_home(h, practice=True)
+    with home.open_home(h) as oh:
+        officers.enroll(oh.ledger, "alice", "alice passphrase")
+        officers.enroll(oh.ledger, "bob", "bob passphrase!!")
+        approvers = [("alice", "alice passphrase"), ("bob", "bob passphrase!!")]
+        base = {"ceremony_id": "C-1", "pad_id": PAD, "mark": "PRACTICE"}
+        for etype, extra in (("pad.generated", {"size": 1}), ("ceremony.closed", {})):
+            officers.append_with_officers(oh.ledger, etype, {**base, **extra}, approvers)
+        lifecycle.compromise(oh, PAD, "USB left unattended")
+        poll = lifecycle.LedgerStatePoll(oh, lambda: [bytes.fromhex(PAD)])
+        try:
+            assert poll() == [bytes.fromhex(PAD)]
+            assert poll.reason(bytes.fromhex(PAD)) == "compromised"
+            # The running gateway's poll loop, on a stand-in gateway with one lane.
+            gw = types.SimpleNamespace(
+                _lanes={bytes.fromhex(PAD): types.SimpleNamespace(suspended=False, subs=[])},
+                _stopping=threading.Event(),
+                _spawn=lambda fn, _name: threading.Thread(target=fn, daemon=True).start(),
+            )
+            gw.suspend_pad = lambda pid, reason=None: Gateway.suspend_pad(gw, pid, reason)
+            with caplog.at_level(logging.WARNING, logger="custody.gateway"):
+                Gateway.watch_suspensions(gw, poll, interval=0.01)
+                for _ in range(200):
+                    if gw._lanes[bytes.fromhex(PAD)].suspended:
+                        break
+                    threading.Event().wait(0.01)
+                gw._stopping.set()
+        finally:
+            poll.close()
+    assert f"pad {PAD} no longer served (compromised)" in caplog.text
+    assert "suspended" not in caplog.text
+    # The workstation says what the gateway's absence may mean, and no more.
+    ws = types.SimpleNamespace(
+        presence=lambda: Presence(("gw-1",), ()),
+        copy=types.SimpleNamespace(manifest=types.SimpleNamespace(pad_id_display="AAAAA-BBBBB")),
+    )
+    with pytest.raises(WrongPadError) as err:
+        WorkstationClient.check_gateway(ws)  # type: ignore[arg-type]
+    assert err.value.message == (
+        "the facility gateway (gw-1) does not serve pad AAAAA-BBBBB (wrong pad for this "
+        "facility, or the pad was suspended, compromised or destroyed at the facility); "
+        "no pad was spent"
+    )
