@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,12 +83,23 @@ class LinkConfig:
         return f"{self.mode} ({where})"
 
 
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})([#?].*)?$")
+
+
 def check_endpoint(text: str) -> str:
+    """A Zenoh endpoint as typed by a user, checked before Zenoh sees it."""
+    bad = UsageError(
+        f"not a Zenoh endpoint: {text[:60]!r} (expected e.g. tcp/127.0.0.1:7447 or tls/host:7447)"
+    )
     if not text.startswith(_SCHEMES) or any(c.isspace() for c in text) or len(text) > 300:
-        raise UsageError(
-            f"not a Zenoh endpoint: {text[:60]!r} (expected e.g. tcp/127.0.0.1:7447 or "
-            "tls/host:7447)"
-        )
+        raise bad
+    scheme, _, rest = text.partition("/")
+    if scheme in ("tcp", "tls", "quic", "udp", "ws"):
+        m = _HOST_PORT.match(rest)
+        if not m:
+            raise bad
+        if not 0 < int(m.group(2)) < 65536:
+            raise UsageError(f"port {m.group(2)} in {text[:60]!r} is not between 1 and 65535")
     return text
 
 
@@ -151,9 +163,10 @@ class Transport:
                 raise RouterUnreachableError(
                     f"cannot reach the Zenoh router at {', '.join(cfg.connect)} (is it running?)"
                 ) from None
+            reason = _first_line(exc)
+            hint = " (is the port already in use?)" if "addr" in reason.lower() else ""
             raise LinkError(
-                f"cannot start a Zenoh router on {', '.join(cfg.listen)}: "
-                f"{_first_line(exc)} (port in use?)"
+                f"cannot start a Zenoh router on {', '.join(cfg.listen)}: {reason}{hint}"
             ) from None
         self._lock = threading.Lock()
         self._publishers: dict[str, Any] = {}
@@ -244,4 +257,6 @@ class Transport:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    # Zenoh appends the Rust source location (" at /root/.cargo/...rs:62."): not for users.
+    return re.sub(r"\s+at \S+\.rs:\d+\.?", "", line)[:200]

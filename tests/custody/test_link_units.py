@@ -45,3 +45,16 @@ def test_openai_backend_errors(mode: str, text: str) -> None:
         with pytest.raises(BackendError, match=text) as exc:
             "".join(OpenAIBackend(srv.url, "m", timeout=5).stream("secret question"))
         assert "secret" not in str(exc.value)
+
+
+def test_endpoints_are_checked_before_zenoh_sees_them() -> None:
+    import pytest
+
+    from custody.errors import UsageError
+    from custody.zenoh_transport import check_endpoint
+
+    for good in ("tcp/127.0.0.1:7447", "tls/facility.example:7447", "tcp/[::1]:7447"):
+        assert check_endpoint(good) == good
+    for bad in ("tcp/127.0.0.1:99999", "tcp/127.0.0.1:**", "tcp/host", "http://x:1", "tcp/:7447"):
+        with pytest.raises(UsageError):
+            check_endpoint(bad)
