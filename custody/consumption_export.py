@@ -64,8 +64,14 @@ def from_journal(directory: Path) -> dict[str, Any]:
 def from_chronicle(path: Path) -> dict[str, Any]:
     try:
         records = read_jsonl(path)
-    except (OSError, ValueError) as exc:
-        raise PadFormatError(f"cannot read the chronicle {path}: {type(exc).__name__}") from None
+    except FileNotFoundError:
+        raise PadFormatError(f"cannot read the chronicle {path}: no such file") from None
+    except OSError as exc:
+        raise PadFormatError(f"cannot read the chronicle {path}: {exc.strerror}") from None
+    except ValueError:
+        raise PadFormatError(
+            f"cannot read the chronicle {path}: it is not a Red Door chronicle (JSON lines)"
+        ) from None
     return from_records(records, "gateway-chronicle")
 
 
