@@ -44,16 +44,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Every command accepts --home, before or after its name. The copy on the commands uses
-    # SUPPRESS so that an absent `--home` there does not overwrite one given before the command.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--home",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="facility home directory (default: $REDDOOR_HOME)",
-    )
+def _top_parser() -> _Parser:
+    """`reddoor` and its own options, without the commands."""
     parser = _Parser(
         prog="reddoor",
         description=(
@@ -70,10 +62,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reddoor {__version__}")
     parser.add_argument("--kiosk", action="store_true", help="run the application locked down")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Every command accepts --home, before or after its name. The copy on the commands uses
+    # SUPPRESS so that an absent `--home` there does not overwrite one given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--home",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="facility home directory (default: $REDDOOR_HOME)",
+    )
+    parser = _top_parser()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)
     return parser
+
+
+GUI_FLAGS = ("--kiosk", "-v", "--verbose")
+
+
+def opens_the_application(argv: Sequence[str]) -> bool:
+    """True when `argv` names no command (only --home, --kiosk, -v): the desktop application.
+    Then the command modules (and the cores they import) are not loaded at all, which keeps
+    the application's cold start short; the bootstrap worker loads what it needs."""
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a in GUI_FLAGS or a.startswith("--home="):
+            continue
+        if a == "--home" and args:
+            args.pop(0)
+            continue
+        return False
+    return True
 
 
 def configure_logging(verbose: bool) -> None:
@@ -83,7 +108,8 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _top_parser() if opens_the_application(argv) else build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
     if args.home is None and os.environ.get("REDDOOR_HOME"):

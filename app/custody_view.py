@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -34,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.custody_model import PadRow, event_summary, pad_rows
 from app.facility import Facility
-from app.kiosk import confined_open_file
+from app.kiosk import confined_open_file, no_allowed_folder
 from app.officer_dialogs import TwoOfficerDialog
 from app.step_summary import (
     details_json,
@@ -44,21 +46,24 @@ from app.step_summary import (
     local_time,
     pad_display,
 )
+from app.transfer_dialog import TransferDialog, TransferOutcome, TransferRequest, run_transfer
 from app.widgets import PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
 from custody.ledger_verify import VerifyReport
 
 log = logging.getLogger(__name__)
 
+# Two-line headers: at 1024x768 one-line headers made the table wider than the window and cut
+# off "Last activity".
 PAD_COLUMNS = (
     "Pad id",
     "State",
-    "Created (local time)",
-    "USB serial",
-    "Bag serial",
-    "Used →facility",
-    "Used →workstation",
-    "Last activity",
+    "Created\n(local time)",
+    "USB\nserial",
+    "Bag\nserial",
+    "Bytes used\n→facility",
+    "Bytes used\n→workstation",
+    "Last activity\n(local time)",
 )
 
 
@@ -72,6 +77,30 @@ def _bytes(n: int | None) -> str:
     return "—" if n is None else f"{n:,}"
 
 
+class WrappingDelegate(QStyledItemDelegate):
+    """Rows as tall as their wrapped text at the column's current width. QTreeView's word wrap
+    paints wrapped text but sizes rows for one line, so long history lines were cut off."""
+
+    def __init__(self, tree: QTreeWidget) -> None:
+        super().__init__(tree)
+        self.tree = tree
+        tree.header().sectionResized.connect(lambda *_: tree.doItemsLayout())
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # type: ignore[override]
+        base = super().sizeHint(option, index)
+        depth, parent = 1, index.parent()
+        while parent.isValid():
+            depth, parent = depth + 1, parent.parent()
+        width = self.tree.header().sectionSize(index.column()) - self.tree.indentation() * depth
+        width -= 10  # the item's own margins
+        if width < 60:
+            return base
+        text = str(index.data() or "")
+        flags = int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere)
+        r = option.fontMetrics.boundingRect(QRect(0, 0, width, 1 << 20), flags, text)
+        return QSize(base.width(), max(base.height(), r.height() + 4))
+
+
 class ConsumptionChart(QWidget):
     """Cumulative pad bytes used per direction over time, drawn with QPainter."""
 
@@ -80,6 +109,7 @@ class ConsumptionChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumHeight(160)
+        self.setMinimumWidth(240)
         self.points: list[tuple[float, int, int]] = []
         self.title = "Consumption over time"
 
@@ -97,7 +127,8 @@ class ConsumptionChart(QWidget):
         p.setPen(QPen(QColor("#999999"), 1))
         p.drawRect(r)
         if not self.points:
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "No queries recorded for this pad yet")
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            p.drawText(r.adjusted(8, 8, -8, -8), int(flags), "No queries recorded for this pad yet")
             p.end()
             return
         pts = [(self.points[0][0] - 1, 0, 0), *self.points]
@@ -142,6 +173,8 @@ class CustodyView(QWidget):
         self.events: list[Any] = []
         self.report: VerifyReport | None = None
         self.officer_names: list[str] = []
+        self._keep_banner = False
+        self.transfer_outcome: TransferOutcome | None = None
 
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -167,7 +200,22 @@ class CustodyView(QWidget):
 
     # -- pads -------------------------------------------------------------------------------
     def _build_pads(self) -> QWidget:
-        split = QSplitter(Qt.Orientation.Vertical, self)
+        page = QWidget(self)
+        page_lay = QVBoxLayout(page)
+        page_lay.setContentsMargins(0, 0, 0, 0)
+        actions = QHBoxLayout()
+        actions.setContentsMargins(6, 6, 6, 0)
+        self.transfer_button = QPushButton("Transfer custody… (two officers)", page)
+        self.transfer_button.setToolTip(
+            "Hand the selected sealed pad to a courier or the customer: bag serial checked, "
+            "two officers approve"
+        )
+        self.transfer_button.clicked.connect(self.transfer_selected)
+        actions.addStretch(1)
+        actions.addWidget(self.transfer_button)
+        split = QSplitter(Qt.Orientation.Vertical, page)
+        page_lay.addWidget(split, 1)
+        page_lay.addLayout(actions)
         self.pads_table = QTableWidget(0, len(PAD_COLUMNS), split)
         self.pads_table.setHorizontalHeaderLabels(list(PAD_COLUMNS))
         self.pads_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -181,26 +229,30 @@ class CustodyView(QWidget):
         detail = QSplitter(Qt.Orientation.Horizontal, split)
         # One readable line per ledger event; expand a line for the exact recorded payload.
         self.pad_history = QTreeWidget(detail)
-        self.pad_history.setHeaderLabels(["Pad history (expand a line for the recorded payload)"])
+        self.pad_history.setHeaderLabels(["Pad history"])
         self.pad_history.setWordWrap(True)
         self.pad_history.setUniformRowHeights(False)
         self.pad_history.setRootIsDecorated(True)
-        # Long lines scroll sideways rather than being cut off with an ellipsis.
-        self.pad_history.header().setStretchLastSection(False)
-        self.pad_history.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Long lines wrap at the pane's width: neither cut off nor hidden off to the side.
+        self.pad_history.header().setStretchLastSection(True)
+        self.pad_history.header().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.pad_history.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.pad_history.setItemDelegate(WrappingDelegate(self.pad_history))
+        self.pad_history.setToolTip("Expand a line for the payload exactly as recorded")
         self.chart = ConsumptionChart(detail)
+        detail.setStretchFactor(0, 3)
+        detail.setStretchFactor(1, 2)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        return split
+        return page
 
     def _fill_pads(self) -> None:
         t = self.pads_table
         t.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            pid = pad_display(r.pad_id) + (" [PRACTICE]" if r.practice else "")
             values = (
-                pid,
-                r.state,
+                pad_display(r.pad_id),
+                r.state + (" (practice)" if r.practice else ""),
                 local_time(r.created),
                 r.usb_serial or "—",
                 r.bag_serial or "—",
@@ -221,7 +273,7 @@ class CustodyView(QWidget):
         tree = self.pad_history
         tree.clear()
         title = f"Pad {pad_display(r.pad_id)}" + ("  (PRACTICE)" if r.practice else "")
-        tree.setHeaderLabels([f"{title} — {r.state} (expand a line for the recorded payload)"])
+        tree.setHeaderLabels([f"{title} — {r.state}"])
         for e in r.events:
             item = QTreeWidgetItem([event_line(e)])  # tree items are plain text
             for line in details_json(e.payload).splitlines():
@@ -244,6 +296,50 @@ class CustodyView(QWidget):
         """The detail pane's top-level lines, as shown."""
         t = self.pad_history
         return [t.topLevelItem(i).text(0) for i in range(t.topLevelItemCount())]
+
+    # -- custody transfer -------------------------------------------------------------------
+    def transfer_selected(self) -> None:
+        """Recipient and bag serial (twice), then both officers; the lifecycle call runs on a
+        worker inside the officers' dialog, and its outcome is shown in the banner."""
+        i = self.pads_table.currentRow()
+        if not 0 <= i < len(self.rows):
+            self.verify_banner.show_message("warn", "Select the pad to transfer first.")
+            return
+        r = self.rows[i]
+        dlg = TransferDialog(r.pad_id, pad_display(r.pad_id), r.state, r.bag_serial, self)
+        dlg.request_ready.connect(self._approve_transfer)
+        dlg.open()
+        self.transfer_dialog = dlg
+        self.last_dialog = dlg
+
+    def _approve_transfer(self, req: TransferRequest) -> None:
+        facility = self.facility
+        what = (
+            f"Transfer pad {req.pad_display} to {req.to}, bag serial {req.bag_serial}."
+            if not req.serial_differs
+            else f"The bag serial {req.bag_serial} DIFFERS from the recorded "
+            f"{req.recorded_serial or '(none)'}: approving records a custody exception and "
+            f"the pad {req.pad_display} is NOT transferred."
+        )
+        dlg = TwoOfficerDialog(
+            self.runner,
+            "Approve the custody transfer",
+            what + " Two officers approve, each with their own passphrase.",
+            self.officer_names,
+            action=lambda approvers: run_transfer(facility, req, approvers),
+            parent=self,
+        )
+        dlg.accepted.connect(lambda: self._transfer_done(dlg.result_value))
+        dlg.open()
+        self.last_dialog = dlg
+
+    def _transfer_done(self, outcome: TransferOutcome) -> None:
+        self.transfer_outcome = outcome
+        if outcome.done:
+            self.verify_banner.show_message("ok", outcome.message)
+        else:
+            self.verify_banner.show_message("error", f"Transfer NOT done: {outcome.message}")
+        self.refresh(keep_banner=True)
 
     # -- event log --------------------------------------------------------------------------
     def _build_log(self) -> QWidget:
@@ -346,8 +442,11 @@ class CustodyView(QWidget):
         self.last_dialog = dlg
 
     # -- loading ----------------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, keep_banner: bool = False) -> None:
+        """Reload the pads, the log and the officers, and re-verify the ledger. With
+        `keep_banner` an action's outcome stays in the banner instead of the verification."""
         facility = self.facility
+        self._keep_banner = keep_banner
 
         def load(w: Any) -> dict[str, Any]:
             events = facility.events()
@@ -388,6 +487,10 @@ class CustodyView(QWidget):
         self.verify_button.setEnabled(True)
         self.report = report
         when = dt.datetime.now().strftime("%H:%M:%S")
+        if report.ok and self._keep_banner:
+            self._keep_banner = False  # the action's outcome stays; the ledger still verifies
+            return
+        self._keep_banner = False
         if report.ok:
             self.verify_banner.show_message(
                 "ok",
@@ -410,6 +513,11 @@ class CustodyView(QWidget):
 
     def export_checkpoint(self) -> None:
         dirs = self.file_dialog_dirs() if self.file_dialog_dirs else []
+        if no_allowed_folder(dirs):
+            self.verify_banner.show_message(
+                "warn", "No export folder or USB is available on this kiosk: nothing exported."
+            )
+            return
         default_dir = self.facility.exports_dir()
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         path = confined_open_file(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.install_settings import default_home  # noqa: F401 (where the home is by default)
 from custody import officers
 from custody.fingerprint_words import WORDS
 from custody.home import OpenHome, init_home, load_settings, open_home
@@ -44,13 +45,6 @@ PRACTICE_OFFICERS = ("Officer A", "Officer B")
 STARTER_PAD_BYTES = 8 << 20
 
 T = TypeVar("T")
-
-
-def default_home() -> Path:
-    env = os.environ.get("REDDOOR_HOME")
-    if env:
-        return Path(env)
-    return Path.home() / ".local" / "share" / "reddoor" / "practice"
 
 
 def practice_passphrase() -> str:
@@ -163,6 +157,23 @@ class Facility:
 
     def retire_officer(self, name: str, approvers: Sequence[tuple[str, str]]) -> Event:
         return self._locked(lambda h: officers.retire(h.ledger, name, approvers))
+
+    def transfer_custody(
+        self,
+        pad: str,
+        to: str,
+        bag_serial: str,
+        approvers: Sequence[tuple[str, str]],
+        *,
+        decision: str | None = None,
+    ) -> Event:
+        """`custody.lifecycle.transfer`: the bag serial is checked against the recorded one; a
+        different serial records a custody exception and raises BagSerialMismatch."""
+        from custody import lifecycle
+
+        return self._locked(
+            lambda h: lifecycle.transfer(h, pad, to, bag_serial, approvers, decision=decision)
+        )
 
     def check_officer(self, name: str, passphrase: str, purpose: str) -> bool:
         """True if `passphrase` unlocks officer `name`'s key (kiosk exit/unlock).

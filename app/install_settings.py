@@ -36,7 +36,10 @@ class InstallSettings:
     usb_roots: list[str] = field(default_factory=lambda: ["/media", "/run/media"])
     export_dir: str | None = None
     queries_per_day: float | None = None  # None: the rate observed on this host (else 100)
-    low_pad_queries: int = 500  # "pad low" banner below this many queries left
+    # "Pad low" below the LOWER of this many queries left and this fraction of the pad's whole
+    # capacity: a fixed 500 alone would call a small practice pad low from its first query.
+    low_pad_queries: int = 500
+    low_pad_fraction: float = 0.10
     # A workstation kiosk without a facility home: the installer's kiosk unlock passphrase
     # hash (app/kiosk_unlock.py); None means /etc/reddoor/kiosk-unlock.json.
     kiosk_unlock_file: str | None = None
@@ -52,10 +55,20 @@ class InstallSettings:
             log.warning("unknown mode %r in the application settings; asking at start", s.mode)
             s.mode = None
         s.idle_lock_seconds = max(10, int(s.idle_lock_seconds))
+        s.low_pad_fraction = min(1.0, max(0.0, float(s.low_pad_fraction)))
         return s
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def default_home() -> Path:
+    """The facility home when none is given: $REDDOOR_HOME, else the user's practice home.
+    Here, not in app.facility, so that start-up finds it without loading the cores."""
+    env = os.environ.get("REDDOOR_HOME")
+    if env:
+        return Path(env)
+    return Path.home() / ".local" / "share" / "reddoor" / "practice"
 
 
 def settings_path() -> Path:

@@ -39,14 +39,42 @@ ACTIVITY_EVENTS = {
 def make_kiosk_window(window: QMainWindow) -> None:
     """Frameless, on top, covering the whole screen. The size is set explicitly: without a
     window manager, showFullScreen() alone does not resize the window (FIELD-NOTES)."""
-    window.setWindowFlags(
-        Qt.WindowType.Window
-        | Qt.WindowType.FramelessWindowHint
-        | Qt.WindowType.WindowStaysOnTopHint
-    )
+    want = Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint
+    want |= Qt.WindowType.WindowStaysOnTopHint
+    if window.windowFlags() != want:  # setWindowFlags hides a shown window: only when needed
+        window.setWindowFlags(want)
     screen = window.screen() or QGuiApplication.primaryScreen()
     if screen is not None:
         window.setGeometry(screen.geometry())
+
+
+def show_kiosk(window: QMainWindow) -> None:
+    """Show a kiosk window full screen, frameless and on top.
+
+    showFullScreen() asks the window manager; a kiosk session may have none (cage, a bare X
+    server), and then nothing resizes the window, so the screen's geometry is set explicitly
+    after it as well (FIELD-NOTES)."""
+    make_kiosk_window(window)
+    window.showFullScreen()
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    if screen is not None:
+        window.setGeometry(screen.geometry())
+    window.raise_()
+    window.activateWindow()
+
+
+def kiosk_shape(window: QMainWindow) -> dict[str, object]:
+    """What a kiosk window looks like to the system (tests and the start-up probe check it)."""
+    flags = window.windowFlags()
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    g = window.geometry()
+    sg = screen.geometry() if screen is not None else g
+    return {
+        "fullscreen": bool(window.windowState() & Qt.WindowState.WindowFullScreen),
+        "frameless": bool(flags & Qt.WindowType.FramelessWindowHint),
+        "on_top": bool(flags & Qt.WindowType.WindowStaysOnTopHint),
+        "covers_screen": (g.width(), g.height()) == (sg.width(), sg.height()),
+    }
 
 
 class IdleLock(QObject):
@@ -98,6 +126,9 @@ class LockScreen(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lockScreen")
+        # A plain QWidget ignores its style-sheet background unless asked to paint it: without
+        # this the white text sat on the light default grey.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet("QWidget#lockScreen { background: #1f2328; } QLabel { color: white; }")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
@@ -115,6 +146,11 @@ class LockScreen(QWidget):
         lay.addWidget(self.reason)
         lay.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addStretch(1)
+
+
+def no_allowed_folder(roots: list[Path]) -> bool:
+    """True when folders were configured but none of them exists (the dialog would refuse)."""
+    return bool(roots) and not any(r.is_dir() for r in roots)
 
 
 def within(path: Path, roots: list[Path]) -> bool:
@@ -137,7 +173,17 @@ def confined_open_file(
     opener: Callable[[QFileDialog], int] | None = None,
 ) -> Path | None:
     """A file dialog that cannot leave `roots` (when given): Qt's own dialog (never the
-    platform's), pulled back to the first root whenever it wanders, and the choice re-checked."""
+    platform's), pulled back to the first root whenever it wanders, and the choice re-checked.
+
+    An empty `roots` means no confinement (a desktop install). Roots that were given but of
+    which none exists (no USB inserted, no export folder yet) refuse outright: dropping the
+    missing ones must never turn a confined dialog into an unconfined one.
+    """
+    configured = bool(roots)
+    roots = [r for r in roots if r.is_dir()]
+    if configured and not roots:
+        log.warning("file dialog refused: none of the allowed folders exists")
+        return None
     dlg = QFileDialog(parent, title)
     dlg.setOption(QFileDialog.Option.DontUseNativeDialog, True)
     dlg.setOption(QFileDialog.Option.ReadOnly, not save)
@@ -146,7 +192,6 @@ def confined_open_file(
         dlg.setFileMode(QFileDialog.FileMode.AnyFile)
     else:
         dlg.setFileMode(QFileDialog.FileMode.ExistingFile)
-    roots = [r for r in roots if r.is_dir()]
     if roots:
         dlg.setDirectory(str(roots[0]))
         dlg.setSidebarUrls([])

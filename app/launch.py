@@ -8,10 +8,13 @@ secrets), then a QApplication made with a FIXED argv: Qt parses its own switches
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from app.hardening import (
     AlreadyRunning,
@@ -25,6 +28,9 @@ from app.hardening import (
 log = logging.getLogger(__name__)
 
 QT_ARGV = ["reddoor"]
+# Set to 1: quit as soon as the main window is shown, printing one JSON line (what the app-start
+# benchmark times, and how tests see the real start-up path). Never set on an install.
+PROBE_ENV = "REDDOOR_APP_EXIT_AFTER_SHOW"
 
 
 def display_problem(env: dict[str, str] | None = None) -> str | None:
@@ -43,6 +49,7 @@ def display_problem(env: dict[str, str] | None = None) -> str | None:
 
 
 def launch_gui(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
     problem = display_problem()
     if problem:
         print(f"reddoor: error: {problem}", file=sys.stderr)
@@ -57,11 +64,10 @@ def launch_gui(args: argparse.Namespace) -> int:
         print(f"reddoor: {exc}", file=sys.stderr)
         return 1
 
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.facility import default_home
-    from app.install_settings import load_settings
+    from app.install_settings import default_home, load_settings
     from app.main_window import MainWindow
 
     app = QApplication(QT_ARGV)
@@ -80,15 +86,33 @@ def launch_gui(args: argparse.Namespace) -> int:
     home = Path(args.home) if getattr(args, "home", None) else default_home()
     window = MainWindow(settings, home, kiosk=kiosk)
     if kiosk:
-        window.show()
+        from app.kiosk import show_kiosk
+
+        show_kiosk(window)
     else:
         window.show()
+    if os.environ.get(PROBE_ENV):
+        QTimer.singleShot(0, lambda: _report_shown(window, kiosk, t0))
     exit_code = 0
     try:
         exit_code = app.exec()
     finally:
         window.shutdown()
         instance.release()
-    if os.environ.get("REDDOOR_APP_EXIT_AFTER_SHOW"):
+    if os.environ.get(PROBE_ENV):
         return 0
     return exit_code
+
+
+def _report_shown(window: Any, kiosk: bool, t0: float) -> None:
+    """The start-up probe: one JSON line once the window is shown, then quit (benchmark, tests).
+    The first event-loop turn after show() is when the window has been exposed and painted."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.kiosk import kiosk_shape
+
+    line = {"shown": window.isVisible(), "launch_gui_s": round(time.perf_counter() - t0, 4)}
+    line["kiosk"] = kiosk
+    line.update(kiosk_shape(window))
+    print(json.dumps(line), flush=True)
+    QApplication.exit(0)  # not quit(): that asks each window to close, and a kiosk refuses

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.install_settings import MODE_TITLES, MODES, InstallSettings
-from app.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window
+from app.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window, show_kiosk
 from app.officer_dialogs import OfficerPassphraseDialog
 from app.widgets import ClassificationBanner, PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
@@ -57,7 +57,24 @@ class Started:
     notes: list[str] = field(default_factory=list)
 
 
-def bootstrap(home: Path, settings: InstallSettings, *, start_link: bool = True) -> Started:
+class KioskNeedsHome(Exception):
+    """A kiosk found no facility home. It never creates one: a new practice facility shows its
+    officers' passphrases, and a kiosk starts locked behind exactly those passphrases."""
+
+    def __init__(self, home: Path) -> None:
+        self.message = (
+            f"no facility home at {home}. A kiosk never creates one: that would show the new "
+            "officers' passphrases on an unattended, locked station. The installer creates the "
+            "home first (run `reddoor` once without --kiosk as the kiosk's user and write the "
+            "passphrases down, or `reddoor init` and `reddoor officer enroll` for production), "
+            "then restarts the kiosk."
+        )
+        super().__init__(self.message)
+
+
+def bootstrap(
+    home: Path, settings: InstallSettings, *, start_link: bool = True, kiosk: bool = False
+) -> Started:
     """Blocking start-up: the practice facility on first run, the home, the practice link."""
     from app.facility import Facility, create_practice_facility, is_home
     from app.practice_link import PracticeLink
@@ -66,6 +83,8 @@ def bootstrap(home: Path, settings: InstallSettings, *, start_link: bool = True)
     if not is_home(home):
         if settings.mode == "workstation" and settings.router_endpoint:
             return Started(None, None, settings.router_endpoint)
+        if kiosk:
+            raise KioskNeedsHome(home)
         first = create_practice_facility(home)
     facility = Facility(home)
     link = None
@@ -137,7 +156,8 @@ class ModeChooser(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         for mode in MODES:
             col = QVBoxLayout()
-            b = QPushButton(MODE_TITLES[mode], self)
+            # "&" in a button's text marks a keyboard mnemonic; "&&" shows the character.
+            b = QPushButton(MODE_TITLES[mode].replace("&", "&&"), self)
             b.setMinimumSize(220, 64)
             b.setObjectName(f"mode_{mode}")
             b.clicked.connect(lambda _=False, m=mode: self.chosen.emit(m))
@@ -221,6 +241,7 @@ class MainWindow(QMainWindow):
         self.lock_screen.unlock_requested.connect(self.request_unlock)
         self.stack.addWidget(self.lock_screen)
         self._locked = False
+        self._pending_secrets: FirstRun | None = None
         self.switch_button.setVisible(settings.mode is None)
         self.lock_button.setVisible(kiosk)
         for b in self.chooser.buttons.values():
@@ -238,7 +259,8 @@ class MainWindow(QMainWindow):
             self._started(started)
         else:
             task = self.runner.run(
-                lambda w: bootstrap(home, settings, start_link=start_link), "bootstrap"
+                lambda w: bootstrap(home, settings, start_link=start_link, kiosk=kiosk),
+                "bootstrap",
             )
             task.finished.connect(self._started)
             task.failed.connect(self._start_failed)
@@ -258,16 +280,31 @@ class MainWindow(QMainWindow):
         if started.facility is None:
             for m in ("ceremony", "custody"):
                 self.chooser.buttons[m].setEnabled(False)
+        if self.mode is None:
+            self.mode_label.setText("Red Door")  # no longer "Starting…"
         if started.first_run is not None and started.first_run.passphrases:
-            dlg = FirstRunDialog(started.first_run, self)
-            dlg.open()
-            self.first_run_dialog = dlg
+            self._pending_secrets = started.first_run
+            self._show_pending_secrets()
         if self.settings.mode:
             self.set_mode(self.settings.mode)
         self.ready.emit()
 
+    def _show_pending_secrets(self) -> None:
+        """The practice officers' passphrases, never over the lock screen: a locked station
+        keeps them until it is unlocked (bootstrap refuses a first run in a kiosk anyway)."""
+        first = self._pending_secrets
+        if first is None or self._locked:
+            return
+        self._pending_secrets = None
+        dlg = FirstRunDialog(first, self)
+        dlg.open()
+        self.first_run_dialog = dlg
+
     def _start_failed(self, exc: BaseException) -> None:
+        self.mode_label.setText("Red Door")
         self.chooser.status.show_message("error", f"Could not start: {error_text(exc)}")
+        if self._locked:  # the lock screen hides the chooser: say it there too
+            self.lock_screen.reason.setText(f"Could not start: {error_text(exc)}")
         self.chooser.buttons["workstation"].setEnabled(True)
         self.ready.emit()
 
@@ -319,6 +356,7 @@ class MainWindow(QMainWindow):
                 usb_roots=self._usb_roots(),
                 queries_per_day=self.settings.queries_per_day,
                 low_pad_queries=self.settings.low_pad_queries,
+                low_pad_fraction=self.settings.low_pad_fraction,
                 file_dialog_dirs=self._file_dirs,
                 parent=self.stack,
             )
@@ -425,6 +463,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(view if view is not None else self.chooser)
         if self.idle is not None:
             self.idle.start()
+        self._show_pending_secrets()
 
     def request_unlock(self) -> None:
         dlg = self._passphrase_dialog(
@@ -450,7 +489,7 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event: Any) -> None:
         super().changeEvent(event)
         if self.kiosk and self.isMinimized():
-            self.showNormal()  # no minimising out of the kiosk
+            show_kiosk(self)  # no minimising out of the kiosk
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._may_close:

@@ -42,6 +42,28 @@ CLASSIFICATIONS = ("UNCLASSIFIED", "CUI", "CONFIDENTIAL", "SECRET", "TOP SECRET"
 EXCERPT_CHARS = 4000
 
 
+def pad_low_threshold(s: PadStatus, count: int, fraction: float) -> int:
+    """Queries left below which the pad is "low": the LOWER of a fixed count and a fraction of
+    the pad's whole capacity, so a small practice pad is not "low" from its first query.
+
+    The capacity is estimated from the tighter direction: queries left / the fraction of its
+    bytes still unused (exact for a fresh pad)."""
+    left = [n / s.length[d] for d, n in s.remaining.items() if s.length.get(d)]
+    unused = min(left) if left else 0.0
+    if unused <= 0:
+        return max(1, count)
+    return max(1, min(count, int(fraction * s.queries_left / unused)))
+
+
+def pad_line(s: PadStatus) -> str:
+    """The one sentence every place on the screen uses for what the pad has left."""
+    return (
+        f"OTP Pad {s.manifest.pad_id_display} [{s.manifest.mark.value}]: about "
+        f"{s.queries_left:,} queries left (approximately {int(s.days_left):,} days at "
+        f"{s.queries_per_day:,.0f}/day)"
+    )
+
+
 def has_bytes_left(d: DetectedPad) -> bool:
     return d.status is not None and all(n > 0 for n in d.status.remaining.values())
 
@@ -79,22 +101,32 @@ class MessageCard(QFrame):
         for w in (self.header, self.question, self.answer_header, self.answer, self.details):
             lay.addWidget(w)
         self._text = ""
+        self.result: Answer | None = None
 
     def append(self, piece: str) -> None:
         self._text += piece
         self.answer.setText(self._text)
         self.answer_header.setText("Red Forge AI (streaming, each chunk authenticated):")
 
-    def finish(self, answer: Answer, remaining: str) -> None:
+    def finish(self, answer: Answer) -> None:
         self.answer_header.setText("Red Forge AI:")
         if answer.text != self._text:  # the final text is authoritative
             self._text = answer.text
             self.answer.setText(answer.text)
+        self.result = answer
+        self.set_remaining(None)
+
+    def set_remaining(self, queries_left: int | None) -> None:
+        """The pad left after this answer, from the status read after it (the view's one
+        pad-status source), so the card agrees with the banner and the footer."""
+        a = self.result
+        if a is None:
+            return
+        left = "…" if queries_left is None else f"about {queries_left:,} queries"
         self.details.setText(
-            f"Query ID: {answer.query_id[:16]}   OTP consumed: "
-            f"{answer.w2f_bytes + answer.f2w_bytes:,} bytes ({answer.w2f_bytes:,} out, "
-            f"{answer.f2w_bytes:,} back)   Remaining: {remaining}   Chronicle: logged by the "
-            "facility gateway"
+            f"Query ID: {a.query_id[:16]}   OTP consumed: {a.w2f_bytes + a.f2w_bytes:,} bytes "
+            f"({a.w2f_bytes:,} out, {a.f2w_bytes:,} back)   Remaining: {left}   "
+            "Chronicle: logged by the facility gateway"
         )
 
     def fail(self, message: str) -> None:
@@ -118,6 +150,7 @@ class WorkstationView(QWidget):
         usb_roots: list[Path] | None = None,
         queries_per_day: float | None = None,
         low_pad_queries: int = 500,
+        low_pad_fraction: float = 0.10,
         file_dialog_dirs: Callable[[], list[Path]] | None = None,
         presence_interval_ms: int = 5000,
         parent: QWidget | None = None,
@@ -127,6 +160,11 @@ class WorkstationView(QWidget):
         self.usb_roots = usb_roots or []
         self.queries_per_day = queries_per_day
         self.low_pad_queries = low_pad_queries
+        self.low_pad_fraction = low_pad_fraction
+        # The ONE pad-status source: the selected pad's status from detection, replaced by each
+        # status read after connecting and after every answer. Every figure shown comes from it.
+        self.pad_status: PadStatus | None = None
+        self._cards_waiting: list[MessageCard] = []
         self.file_dialog_dirs = file_dialog_dirs
         self.session: WorkstationSession | None = None
         self.detected: list[DetectedPad] = []
@@ -147,7 +185,14 @@ class WorkstationView(QWidget):
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([520, 240])
+        # The ask box never shrinks below what its question box and button row need (at
+        # 1024x768 the buttons were drawn over the question box).
+        split.setChildrenCollapsible(False)
+        self.ask_box.setMinimumHeight(self.ask_box.minimumSizeHint().height())
         outer.addWidget(split, 1)
+        # The pad's bytes left, under the chat (the same status as the USB line and banner).
+        self.pad_label = PlainLabel("", self)
+        outer.addWidget(self.pad_label)
         self.presence_timer = QTimer(self)
         self.presence_timer.setInterval(presence_interval_ms)
         self.presence_timer.timeout.connect(self.check_presence)
@@ -208,6 +253,7 @@ class WorkstationView(QWidget):
 
     def _build_ask(self) -> QWidget:
         box = QGroupBox("Ask Red Forge AI", self)
+        self.ask_box = box
         lay = QVBoxLayout(box)
         self.question_edit = QPlainTextEdit(box)
         self.question_edit.setPlaceholderText("Your question…")
@@ -236,14 +282,12 @@ class WorkstationView(QWidget):
         lay.addWidget(self.excerpt_view)
         row2 = QHBoxLayout()
         self.cost_label = PlainLabel("", box)
-        self.pad_label = PlainLabel("", box)
         self.send_button = QPushButton("Send query", box)
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
         row2.addWidget(self.cost_label, 1)
         row2.addWidget(self.send_button)
         lay.addLayout(row2)
-        lay.addWidget(self.pad_label)
         return box
 
     # -- USB --------------------------------------------------------------------------------
@@ -278,8 +322,15 @@ class WorkstationView(QWidget):
 
     def _show_selected_pad(self) -> None:
         i = self.pad_combo.currentIndex()
-        if 0 <= i < len(self.detected):
-            self.usb_label.setText(self.detected[i].describe(self.queries_per_day))
+        d = self.detected[i] if 0 <= i < len(self.detected) else None
+        if d is not None and d.status is not None:
+            self.show_status(d.status)
+            return
+        self.pad_status = None
+        self.pad_label.setText("")
+        self.pad_banner.clear()
+        if d is not None:
+            self.usb_label.setText(d.describe(self.queries_per_day))
         else:
             self.usb_label.setText("No pad USB detected. Insert the pad USB and press Detect USB.")
 
@@ -404,19 +455,27 @@ class WorkstationView(QWidget):
         task.finished.connect(self.show_status)
 
     def show_status(self, s: PadStatus) -> None:
-        self.last_status = s
+        """Render the pad status everywhere it appears: the USB line, the footer, the banner and
+        any answer card waiting for its "Remaining" figure."""
+        self.pad_status = s
+        i = self.pad_combo.currentIndex()
+        device = self.detected[i].device.describe() if 0 <= i < len(self.detected) else ""
+        self.usb_label.setText(f"USB Detected: {device}\n{pad_line(s)}" if device else pad_line(s))
         self.pad_label.setText(
-            f"Pad {s.manifest.pad_id_display}: {self.remaining_text(s)}, about "
-            f"{s.queries_left:,} queries left (approximately {int(s.days_left):,} days at "
-            f"{s.queries_per_day:,.0f}/day)."
+            f"Pad {s.manifest.pad_id_display}: about {s.queries_left:,} queries left; "
+            f"{self.remaining_text(s)}."
         )
+        for card in self._cards_waiting:
+            card.set_remaining(s.queries_left)
+        self._cards_waiting.clear()
         exhausted = any(v <= 0 for v in s.remaining.values()) or s.queries_left == 0
+        low = pad_low_threshold(s, self.low_pad_queries, self.low_pad_fraction)
         if exhausted:
             self.pad_banner.show_message(
                 "error", "Pad exhausted: this pad cannot carry another query. Use a new pad."
             )
             self.send_button.setEnabled(False)
-        elif s.queries_left < self.low_pad_queries or s.warnings():
+        elif s.queries_left < low or any("critically" in w for w in s.warnings()):
             self.pad_banner.show_message(
                 "warn",
                 f"Pad low: about {s.queries_left:,} queries left. Order a new pad from the "
@@ -433,8 +492,11 @@ class WorkstationView(QWidget):
     # -- asking -----------------------------------------------------------------------------
     def choose_excerpt(self) -> None:
         dirs = self.file_dialog_dirs() if self.file_dialog_dirs else []
-        from app.kiosk import confined_open_file
+        from app.kiosk import confined_open_file, no_allowed_folder
 
+        if no_allowed_folder(dirs):
+            self.cost_label.setText("No USB or export folder is available: nothing to attach.")
+            return
         path = confined_open_file(self, "Attach a file excerpt", dirs)
         if path is None:
             return
@@ -509,11 +571,8 @@ class WorkstationView(QWidget):
     def _on_answer(self, card: MessageCard, answer: Answer) -> None:
         self._asking = False
         self._set_connected(self.session is not None)
-        remaining = "…"
-        s = getattr(self, "last_status", None)
-        if s is not None:
-            remaining = f"about {max(0, s.queries_left - 1):,} queries"
-        card.finish(answer, remaining)
+        card.finish(answer)
+        self._cards_waiting.append(card)
         self.refresh_status()
 
     def _on_ask_failed(self, card: MessageCard, exc: BaseException) -> None:

@@ -83,6 +83,10 @@ def shoot(width: int, height: int) -> None:
         else:
             if q.kind == "confirm" and q.step is not None and q.step.id == "sources":
                 grab("ceremony-sources")
+            if q.kind == "confirm" and q.step is not None and q.step.id == "generate":
+                settle()
+                st.summary_scroll.ensureWidgetVisible(st.health_chart, 0, 0)
+                grab("ceremony-health")  # the health tests' chart on the generation page
             st.answer(True)
     grab("ceremony-receipt")
     w.set_mode("custody")
@@ -94,7 +98,7 @@ def shoot(width: int, height: int) -> None:
     ws = w.views["workstation"]
     wait(lambda: ws.pad_combo.count() > 0)
     ws.connect_link()
-    wait(lambda: ws.session is not None and hasattr(ws, "last_status"))
+    wait(lambda: ws.session is not None and ws.pad_status is not None)
     ws.question_edit.setPlainText(
         "How do I make this function UNCLASSIFIED without losing functionality?"
     )

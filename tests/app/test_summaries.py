@@ -54,6 +54,8 @@ def _pad(path: str, created: str, left: int) -> DetectedPad:
     status = NS(
         manifest=manifest,
         remaining={Direction.W2F: left, Direction.F2W: left},
+        length={Direction.W2F: 1000, Direction.F2W: 1000},
+        warnings=lambda: [],
         queries_left=left,
         days_left=1.0,
         queries_per_day=100.0,

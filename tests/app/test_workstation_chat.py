@@ -37,7 +37,7 @@ def connected_view(qtbot, home: Path, endpoint: str) -> tuple[WorkstationView, W
     qtbot.waitUntil(lambda: "gateway alive" in view.connection_label.text(), timeout=15000)
     view.connect_link()
     qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
-    qtbot.waitUntil(lambda: hasattr(view, "last_status"), timeout=10000)
+    qtbot.waitUntil(lambda: view.pad_status is not None, timeout=10000)
     return view, runner
 
 
