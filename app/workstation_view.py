@@ -441,7 +441,9 @@ class WorkstationView(QWidget):
             )
         elif not p.serving_pad:
             self.gateway_banner.show_message(
-                "error", "The facility gateway does not serve this pad (wrong pad for this link)."
+                "error",
+                "The facility gateway does not serve this pad (wrong pad, or the pad was "
+                "suspended, compromised or destroyed at the facility).",
             )
         else:
             self.gateway_banner.clear()

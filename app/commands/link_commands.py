@@ -289,7 +289,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
                     poll = LedgerStatePoll(home_obj, lambda: gw.pads)
                     for pad in poll():
-                        gw.suspend_pad(pad)
+                        gw.suspend_pad(pad, poll.reason(pad))
                     gw.watch_suspensions(poll, interval=0.2)
                 print(
                     f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on "
