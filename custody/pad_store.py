@@ -482,18 +482,20 @@ def read_manifest(directory: Path) -> Manifest:
     return Manifest.from_bytes(data, str(path))
 
 
-def open_pad_dir(
-    directory: Path | str,
+def open_copy(
+    directory: Path,
+    make_bytes: Callable[[Path, Manifest], PadBytes],
     *,
     state_dir: Path | None = None,
     block: int = DEFAULT_BLOCK,
     use_witness: bool = True,
     on_warning: Callable[[str], None] | None = None,
 ) -> PadCopy:
-    """Open a pad directory for use: lock, validate, rollback checks."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise PadFormatError(f"{directory} is not a directory")
+    """Open the copy whose manifest and journal are in `directory`, its bytes from `make_bytes`.
+
+    One sequence for every kind of copy (a USB directory, the facility's HSM vault): take the
+    lock, bind the journal to the manifest, then the rollback checks (host witness, medium).
+    """
     manifest = read_manifest(directory)
     lock_fd = lock_directory(directory)
     try:
@@ -503,7 +505,7 @@ def open_pad_dir(
             raise PadRollbackError(
                 f"{journal_path} belongs to another pad or another manifest; refusing"
             )
-        pad_bytes = FilePadBytes(directory / PAD_NAME, manifest.size)
+        pad_bytes = make_bytes(directory, manifest)
     except BaseException:
         os.close(lock_fd)
         raise
@@ -527,6 +529,28 @@ def open_pad_dir(
         copy.abandon()
         raise
     return copy
+
+
+def open_pad_dir(
+    directory: Path | str,
+    *,
+    state_dir: Path | None = None,
+    block: int = DEFAULT_BLOCK,
+    use_witness: bool = True,
+    on_warning: Callable[[str], None] | None = None,
+) -> PadCopy:
+    """Open a pad directory (a USB stick, a practice copy) for use."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PadFormatError(f"{directory} is not a directory")
+    return open_copy(
+        directory,
+        lambda d, m: FilePadBytes(d / PAD_NAME, m.size),
+        state_dir=state_dir,
+        block=block,
+        use_witness=use_witness,
+        on_warning=on_warning,
+    )
 
 
 def write_pad_dir(

@@ -42,16 +42,11 @@ from custody import merkle
 from custody.durable_file import fsync_directory, storage_error, write_atomic
 from custody.errors import HsmError, OperationCancelled, PadFormatError
 from custody.hsm import GCM_NONCE_BYTES, Token
-from custody.pad_journal import read_journal
 from custody.pad_manifest import Manifest, Side
 from custody.pad_store import (
-    JOURNAL_NAME,
     MANIFEST_NAME,
     PadCopy,
-    Witness,
-    default_state_dir,
-    lock_directory,
-    read_manifest,
+    open_copy,
     write_pad_dir,
 )
 
@@ -359,36 +354,13 @@ def open_vault_copy(
     directory = vault_dir(home, pad_id)
     if not directory.is_dir():
         raise PadFormatError(f"the facility home holds no copy of pad {pad_id.hex()}")
-    manifest = read_manifest(directory)
-    lock_fd = lock_directory(directory)
-    try:
-        journal_path = directory / JOURNAL_NAME
-        journal = read_journal(journal_path)
-        if journal.pad_id != manifest.pad_id or journal.manifest_sha256 != manifest.sha256:
-            raise PadFormatError(f"{journal_path} belongs to another pad or manifest; refusing")
-        pad_bytes = VaultPadBytes(directory, token, manifest)
-    except BaseException:
-        os.close(lock_fd)
-        raise
-    witness = (
-        Witness(state_dir or default_state_dir(), manifest, journal.side) if use_witness else None
-    )
-    copy = PadCopy(
-        manifest,
-        journal,
-        journal_path,
-        pad_bytes,
-        witness=witness,
-        lock_fd=lock_fd,
+    return open_copy(
+        directory,
+        lambda d, m: VaultPadBytes(d, token, m),
+        state_dir=state_dir,
+        use_witness=use_witness,
         on_warning=on_warning,
     )
-    try:
-        copy.check_witness()
-        copy.check_medium()
-    except BaseException:
-        copy.abandon()
-        raise
-    return copy
 
 
 def vault_pad_ids(home: Path) -> list[bytes]:
