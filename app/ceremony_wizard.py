@@ -446,7 +446,14 @@ class CeremonyStation(QWidget):
         self._set_step("prepare", "active")
 
     def resume(self) -> None:
+        try:  # the journals alone (no token), as refresh_status reads them
+            done = state_machine.ceremony_status(self.facility.path).get("completed_steps", [])
+        except Exception as exc:
+            done = []
+            log.info("ceremony status unreadable (%s)", type(exc).__name__)
         self._run(lambda oh, h: state_machine.Ceremony.resume(oh, h).run(), "ceremony-resume")
+        for step_id in done:  # steps finished before the interruption are not run again
+            self._set_step(step_id, "done")
 
     def abort_interrupted(self) -> None:
         reason = self.abort_reason.text().strip()
