@@ -64,7 +64,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 "facility→workstation; both copies zeroized those ranges."
             )
     print(
-        "\nThis is the frame layer only. The ceremony, the ledger, the Zenoh link and the "
-        "desktop application come in later issues."
+        "\nThis is the frame layer alone, in one process. `reddoor` opens the application: a "
+        "practice ceremony, then a chat over the pad it made through Zenoh (docs/user-guide.md)."
     )
     return 0
