@@ -39,12 +39,10 @@ def test_cover_both_directions_same_size_no_clear_kind_cost_as_shown(tmp_path: P
     try:
         assert gw.cover is not None
         gw_cost = gw.cover
-        t_gw = time.monotonic()
         gw.start()
         ws_cost = client.cover_cost(RATE, BUCKET)  # shown before enabling
         assert ws_cost.render().startswith(f"cover traffic: {RATE:g} frames/s")
         used0 = copy.status()[Direction.W2F].used
-        t_ws = time.monotonic()
         client.enable_cover(RATE, BUCKET)
         question = "cover me " * 300  # 2.7 KB: several fragments, each in a cover slot
         answer = client.ask(question)
@@ -52,10 +50,8 @@ def test_cover_both_directions_same_size_no_clear_kind_cost_as_shown(tmp_path: P
         assert answer.query_frames > 1 and answer.answer_frames > 1
         time.sleep(1.0)
         client.disable_cover()
-        ws_elapsed = time.monotonic() - t_ws
         ws_used = copy.status()[Direction.W2F].used - used0
         gw.stop()
-        gw_elapsed = time.monotonic() - t_gw
         time.sleep(0.3)  # the capture's last frames
     finally:
         client.close()
@@ -79,11 +75,11 @@ def test_cover_both_directions_same_size_no_clear_kind_cost_as_shown(tmp_path: P
     # Every frame costs exactly what was announced; the rate is what was announced.
     w2f_frames = len(set(by_dir["w2f"]))
     assert ws_used == w2f_frames * ws_cost.frame_bytes
+    # One frame per slot: every w2f frame is a cover slot or a question fragment in a slot.
     assert client.stats["cover-sent"] + answer.query_frames == w2f_frames
-    assert abs(w2f_frames - RATE * ws_elapsed) <= 0.2 * RATE * ws_elapsed + 2
     f2w_frames = len(set(by_dir["f2w"]))
     assert gw_used == f2w_frames * gw_cost.frame_bytes
-    assert abs(f2w_frames - RATE * gw_elapsed) <= 0.2 * RATE * gw_elapsed + 2
-    per_second = ws_cost.bytes_per_day / 86400
-    assert abs(ws_used / ws_elapsed - per_second) <= 0.2 * per_second + 2 * ws_cost.frame_bytes
+    assert gw.stats["cover-sent"] >= 1 and f2w_frames >= gw.stats["cover-sent"]
+    assert ws_cost.bytes_per_day == int(RATE * 86400 * ws_cost.frame_bytes)
     assert client.stats["cover-received"] > 0  # the facility's cover reached the workstation
+    # The rate itself is wall-clock behaviour: measured in tests/benchmarks/bench_cover.py.
