@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -64,11 +63,10 @@ def test_mtls_router_gateway_workstation_and_refusals(cli, tmp_path: Path) -> No
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["answer"] == "over mutual TLS"
 
-        # No client certificate: the router refuses the session.
-        t0 = time.monotonic()
+        # No client certificate: the router refuses the session (a hang would hit the test
+        # timeout; how fast the refusal comes is not this test's business).
         with pytest.raises(RouterUnreachableError):
             Transport(LinkConfig.for_endpoint(ep, tls=TlsSettings(pki["ca"])))
-        assert time.monotonic() - t0 < 30
         # A certificate from another CA: refused too.
         with pytest.raises(RouterUnreachableError):
             Transport(
