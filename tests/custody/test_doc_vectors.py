@@ -37,22 +37,11 @@ def test_vector_frames_reject_bit_flips_and_replays(tmp_path) -> None:
     """The protocol doc's closing checks, on the vector frames themselves."""
     from custody import frame
     from custody.errors import FrameRejected
-    from custody.pad_manifest import Mark, Side, build
+    from custody.pad_manifest import Side
     from custody.pad_store import open_pad_dir, write_pad_dir
-    from tests.custody.vectors import PAD_ID, vector_pad_bytes
+    from tests.custody.vectors import vector_manifest
 
-    raw = tmp_path / "raw.bin"
-    raw.write_bytes(vector_pad_bytes())
-    m = build(
-        raw,
-        split="1:3",
-        ceremony_id="vector",
-        mark=Mark.PRACTICE,
-        created="2026-11-23T00:00:00Z",
-        chunk_size=16384,
-        reserve=1024,
-        raw_pad_id=PAD_ID,
-    )
+    raw, m = vector_manifest(tmp_path)
     write_pad_dir(tmp_path / "fac", m, Side.FACILITY, pad_source=raw)
     q = bytes.fromhex(compute()["frame-query"])
     with open_pad_dir(tmp_path / "fac", use_witness=False) as fac:

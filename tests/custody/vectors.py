@@ -13,7 +13,7 @@ from pathlib import Path
 
 from custody import frame, pad_id
 from custody.frame import Kind
-from custody.pad_manifest import Mark, Side, build
+from custody.pad_manifest import Manifest, Mark, Side, build
 from custody.pad_store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_dir
 
 PAD_SIZE = 65536
@@ -31,22 +31,28 @@ def vector_pad_bytes(size: int = PAD_SIZE) -> bytes:
     return bytes(out[:size])
 
 
+def vector_manifest(base: Path) -> tuple[Path, Manifest]:
+    """Write the vector pad's bytes under `base` and describe them as the docs say."""
+    raw = base / "raw.bin"
+    raw.write_bytes(vector_pad_bytes())
+    m = build(
+        raw,
+        split="1:3",
+        ceremony_id="vector",
+        mark=Mark.PRACTICE,
+        created="2026-11-23T00:00:00Z",
+        chunk_size=16384,
+        reserve=1024,
+        raw_pad_id=PAD_ID,
+    )
+    return raw, m
+
+
 def compute() -> dict[str, str]:
     v: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        raw = base / "raw.bin"
-        raw.write_bytes(vector_pad_bytes())
-        m = build(
-            raw,
-            split="1:3",
-            ceremony_id="vector",
-            mark=Mark.PRACTICE,
-            created="2026-11-23T00:00:00Z",
-            chunk_size=16384,
-            reserve=1024,
-            raw_pad_id=PAD_ID,
-        )
+        raw, m = vector_manifest(base)
         write_pad_dir(base / "ws", m, Side.WORKSTATION, pad_source=raw)
         write_pad_dir(base / "fac", m, Side.FACILITY, pad_source=raw)
         v["pad-id-display"] = pad_id.display(PAD_ID)
