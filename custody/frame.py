@@ -94,6 +94,10 @@ class PayloadTooLarge(ValueError):
 _BOTH = frozenset({Direction.W2F, Direction.F2W})
 _ALLOWED_BY_VALUE = {int(k): frozenset(_ALLOWED.get(k, _BOTH)) for k in Kind}
 _ALLOWED_CODES = {int(k): frozenset(d.code for d in v) for k, v in _ALLOWED_BY_VALUE.items()}
+_SENDABLE = frozenset(
+    (kind, code) for kind in Kind if kind is not Kind.OPAQUE for code in _ALLOWED_CODES[kind]
+)
+_KIND_OF = {int(k): k for k in Kind}
 
 
 def allowed_directions(kind: Kind) -> frozenset[Direction]:
@@ -182,11 +186,12 @@ def seal(
     the medium once the frame exists. `conceal` hides the kind from the clear header (cover
     traffic); `body_len` forces a bucket (constant-size traffic).
     """
-    direction = copy.send_region.direction
-    if kind is Kind.OPAQUE:
-        raise ValueError("OPAQUE is a header marker, not a message kind")
-    if direction not in allowed_directions(kind):
-        raise ValueError(f"{kind.name} frames cannot be sent {direction.label}")
+    code = copy.send_code
+    if (kind, code) not in _SENDABLE:
+        if kind is Kind.OPAQUE:
+            raise ValueError("OPAQUE is a header marker, not a message kind")
+        direction = copy.send_region.direction
+        raise ValueError(f"{Kind(kind).name} frames cannot be sent {direction.label}")
     if len(msg_id) != 16:
         raise ValueError("message id must be 16 bytes")
     flags = FLAG_FINAL if final else 0
@@ -200,37 +205,34 @@ def seal(
             f"payload of {len(payload)} bytes does not fit one frame (max {MAX_PAYLOAD}); "
             "fragment it"
         )
-    size = bucket_for(inner_len) if body_len is None else body_len
-    if size not in BUCKETS or size < inner_len:
-        raise ValueError(f"body length {size} is not a bucket that fits {inner_len} bytes")
+    if body_len is None:
+        size = BUCKETS[bisect.bisect_left(BUCKETS, inner_len)]
+    elif body_len in _BUCKET_SET and body_len >= inner_len:
+        size = body_len
+    else:
+        raise ValueError(f"body length {body_len} is not a bucket that fits {inner_len} bytes")
     range_len = KEY_LEN + size
     offset = copy.reserve_send(range_len, use_reserve=kind is Kind.PAD_EXHAUSTED)
-    header = HEADER.pack(
-        MAGIC,
-        VERSION,
-        Kind.OPAQUE if conceal else kind,
-        copy.send_code,
-        0,
-        0,
-        copy.pad_id,
-        offset,
-        range_len,
-        size,
+    out = bytearray(
+        HEADER.pack(
+            MAGIC, VERSION, 0 if conceal else kind, code, 0, 0, copy.pad_id, offset, range_len, size
+        )
     )
-    inner = bytearray(size)
-    INNER.pack_into(inner, 0, kind, flags, seq, msg_id, len(payload))
-    inner[INNER_LEN : INNER_LEN + len(payload)] = payload
+    inner = bytearray(INNER.pack(kind, flags, seq, msg_id, len(payload)))
+    inner += payload
     pad = copy.read(offset, range_len)
     try:
-        body = _xor(inner, pad[KEY_LEN:])
-        tag = Poly1305.generate_tag(pad[:KEY_LEN], header + body)
+        # body = (inner || zero padding) XOR pad: the padding part is the pad bytes themselves.
+        out += _xor(inner, pad[KEY_LEN : KEY_LEN + inner_len])
+        out += pad[KEY_LEN + inner_len :]
+        out += Poly1305.generate_tag(pad[:KEY_LEN], out)
     finally:
         _wipe(inner)
         if isinstance(pad, memoryview):
             pad.release()
         # Zeroize the range on the medium now the frame exists (and with it, a mapped view).
         copy.zeroize(offset, range_len)
-    return header + body + tag
+    return bytes(out)
 
 
 def open_frame(copy: PadCopy, data: bytes) -> Message:
@@ -244,34 +246,60 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         raise FrameRejected("wrong-pad", "frame is for another pad")
     if h.direction != copy.recv_code:
         raise FrameRejected("wrong-direction", "frame travels in the wrong direction for this side")
-    verdict = copy.receive_verdict(h.offset, h.range_len)
+    offset, range_len, body_len = h.offset, h.range_len, h.body_len
+    verdict = copy.receive_verdict(offset, range_len)
     if verdict is not None:
         raise FrameRejected(*verdict)
-    pad = copy.read(h.offset, h.range_len)
+    pad = copy.read(offset, range_len)
+    consumed = False
     try:
-        key = bytes(pad[:KEY_LEN])
+        key = pad[:KEY_LEN]
         if key == _ZERO_KEY:
             raise FrameRejected("replay", "pad range is already zeroized (consumed)")
+        wire = memoryview(data)
+        signed = HEADER_LEN + body_len
         try:
-            Poly1305.verify_tag(
-                key, data[: HEADER_LEN + h.body_len], data[HEADER_LEN + h.body_len :]
-            )
+            Poly1305.verify_tag(key, wire[:signed], bytes(wire[signed:]))
         except InvalidSignature:
             raise FrameRejected(
                 "bad-tag", "frame failed authentication (modified or forged)"
             ) from None
         # Authentic: the range is now spent whatever the inner content turns out to be.
-        copy.commit_received(h.offset, h.range_len)
-        inner = _xor(memoryview(data)[HEADER_LEN : HEADER_LEN + h.body_len], pad[KEY_LEN:])
+        copy.commit_received(offset, range_len)
+        consumed = True
+        # Decrypt the inner header, then only as much as it says; the padding must be zeros,
+        # i.e. the body there equals the pad bytes.
+        head = _xor(wire[HEADER_LEN : HEADER_LEN + INNER_LEN], pad[KEY_LEN : KEY_LEN + INNER_LEN])
+        kind, flags, seq, msg_id, length = INNER.unpack(head)
+        _check_inner(h, kind, flags, length)
+        end = INNER_LEN + length
+        payload = _xor(
+            wire[HEADER_LEN + INNER_LEN : HEADER_LEN + end],
+            pad[KEY_LEN + INNER_LEN : KEY_LEN + end],
+        )
+        if bytes(wire[HEADER_LEN + end : signed]) != bytes(pad[KEY_LEN + end :]):
+            raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
     finally:
         if isinstance(pad, memoryview):
             pad.release()  # never wipe here: a mapped view is the medium itself
-    copy.zeroize(h.offset, h.range_len)
-    return _parse_inner(h, inner)
+        if consumed:
+            copy.zeroize(offset, range_len)
+    compressed = bool(flags & FLAG_COMPRESSED)
+    if compressed:
+        payload = _inflate(payload)
+    return Message(
+        _KIND_OF[kind],
+        payload,
+        msg_id,
+        seq,
+        bool(flags & FLAG_FINAL),
+        offset,
+        range_len,
+        compressed,
+    )
 
 
-def _parse_inner(h: Header, inner: bytes) -> Message:
-    kind, flags, seq, msg_id, length = INNER.unpack_from(inner)
+def _check_inner(h: Header, kind: int, flags: int, length: int) -> None:
     if kind not in _KIND_VALUES or kind == Kind.OPAQUE:
         raise FrameRejected("bad-inner", "authenticated frame has an unknown inner kind")
     if h.kind not in (Kind.OPAQUE, kind):
@@ -279,26 +307,16 @@ def _parse_inner(h: Header, inner: bytes) -> Message:
     if h.direction not in _ALLOWED_CODES[kind]:
         direction = Direction.W2F if h.direction == 0 else Direction.F2W
         raise FrameRejected("bad-kind", f"{Kind(kind).name} frames cannot travel {direction.label}")
-    end = INNER_LEN + length
-    if end > h.body_len or flags & ~0x03 or inner[end:].count(0) != h.body_len - end:
+    if INNER_LEN + length > h.body_len or flags & ~0x03:
         raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
-    payload = inner[INNER_LEN:end]
-    compressed = bool(flags & FLAG_COMPRESSED)
-    if compressed:
-        d = zlib.decompressobj()
-        try:
-            payload = d.decompress(payload, MAX_DECOMPRESSED)
-        except zlib.error:
-            raise FrameRejected("bad-inner", "compressed payload is corrupt") from None
-        if d.unconsumed_tail or not d.eof:
-            raise FrameRejected("bad-inner", "compressed payload is too large or truncated")
-    return Message(
-        Kind(kind),
-        payload,
-        msg_id,
-        seq,
-        bool(flags & FLAG_FINAL),
-        h.offset,
-        h.range_len,
-        compressed,
-    )
+
+
+def _inflate(payload: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(payload, MAX_DECOMPRESSED)
+    except zlib.error:
+        raise FrameRejected("bad-inner", "compressed payload is corrupt") from None
+    if d.unconsumed_tail or not d.eof:
+        raise FrameRejected("bad-inner", "compressed payload is too large or truncated")
+    return out

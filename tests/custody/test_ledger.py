@@ -210,7 +210,9 @@ def test_rewritten_history_is_caught_by_signed_checkpoint(built, tmp_path):
 
 
 def test_forged_checkpoint_signature_refused(built, tmp_path):
-    bad = built["note"].replace(built["note"].split("\n")[1], "999", 1)
+    lines = built["note"].split("\n")
+    lines[1] = "999"  # the tree size; a plain str.replace could hit the origin line instead
+    bad = "\n".join(lines)
     conn = open_copy(built["a"], built["key_a"], tmp_path / "c.db")
     report = verify_conn(conn, built["meta"], [("forged", bad)])
     assert not report.ok
