@@ -152,8 +152,10 @@ class Gateway:
         housekeeping_interval: float = 60.0,
         cover_rate: float | None = None,
         cover_bucket: int = 1024,
+        router_poll_interval: float = 0.5,
     ) -> None:
         self.transport = transport
+        self.router_poll_interval = router_poll_interval
         self.provider = provider
         self.backend = backend
         self.name = link_keys.check_gateway_name(name)
@@ -213,7 +215,31 @@ class Gateway:
         self._spawn(self._floor_announcer, "gw-floor")
         if self.cover is not None:
             self._spawn(self._cover_loop, "gw-cover")
+        if self.transport.config.mode != "router":
+            self._spawn(self._router_watch, "gw-router-watch")
         log.info("gateway %s serving %d pads", self.name, len(self._lanes))
+
+    def _router_watch(self) -> None:
+        """A client of a router (--connect) says when the router goes and when it is back: one
+        line each. Zenoh reconnects by itself and re-declares subscriptions and tokens."""
+        where = ", ".join(self.transport.config.connect) or "its router"
+        up = True
+        while not self._stopping.wait(self.router_poll_interval):
+            now = self.transport.router_connected()
+            if now == up:
+                continue
+            up = now
+            if up:
+                log.info(
+                    "gateway %s: the Zenoh router at %s is back; serving again", self.name, where
+                )
+            else:
+                log.warning(
+                    "gateway %s lost the Zenoh router at %s: no workstation can reach this "
+                    "gateway until the router returns (Zenoh keeps reconnecting)",
+                    self.name,
+                    where,
+                )
 
     # -- cover traffic (f2w) ----------------------------------------------------------------
     def _frame_cost(self, payload_len: int) -> int:

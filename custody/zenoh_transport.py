@@ -234,6 +234,21 @@ class Transport:
             self._session.liveliness().declare_subscriber(key_expr, callback, history=True)
         )
 
+    # -- the router -----------------------------------------------------------------------
+    def router_connected(self) -> bool:
+        """True while this session has a router (or, in peer mode, a peer) to talk to. A router
+        is its own: always True. A client that lost its router reconnects by itself (Zenoh
+        retries the connect endpoints and re-declares subscriptions and tokens)."""
+        if self.config.mode == "router":
+            return True
+        try:
+            info = self._session.info
+            if any(True for _ in info.routers_zid()):
+                return True
+            return self.config.mode == "peer" and any(True for _ in info.peers_zid())
+        except zenoh.ZError:
+            return False
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:
