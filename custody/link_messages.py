@@ -17,6 +17,7 @@ then one terminal ANSWER_END, ERROR or PAD_EXHAUSTED) are numbered the same way,
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from custody import frame
@@ -115,6 +116,33 @@ class CoverCost:
     frame_bytes: int
     bytes_per_day: int
     days_left: float | None
+    remaining: int | None = None  # pad bytes left in the sender's region, if known
+
+    @property
+    def bytes_per_minute(self) -> int:
+        return int(self.rate * 60 * self.frame_bytes)
+
+    @property
+    def lasts_seconds(self) -> float | None:
+        """How long the region's remaining bytes last at this rate (cover alone)."""
+        if self.remaining is None:
+            return None
+        return self.remaining / (self.rate * self.frame_bytes)
+
+    def render_budget(self, region: str) -> str:
+        """The cost as shown before cover is enabled: per minute, per day, and how long what is
+        left of `region` (e.g. "workstation→facility") lasts at this rate."""
+        text = (
+            f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes:,} pad bytes each = "
+            f"{self.bytes_per_minute:,} pad bytes/min, {self.bytes_per_day:,} pad bytes/day"
+        )
+        lasts = self.lasts_seconds
+        if self.remaining is not None and lasts is not None:
+            text += (
+                f"; the {self.remaining:,} bytes left in the {region} region last about "
+                f"{duration_text(lasts)} at this rate"
+            )
+        return text
 
     def render(self) -> str:
         days = (
@@ -131,9 +159,20 @@ def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverC
     direction. Every frame on the wire then costs `frame_bytes` of pad, real or cover."""
     if bucket not in frame.BUCKETS:
         raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
-    if rate <= 0:
-        raise UsageError("cover rate must be positive")
+    if not math.isfinite(rate) or rate <= 0:
+        raise UsageError("cover rate must be a positive number of frames per second")
     per = frame.KEY_LEN + bucket
     per_day = int(rate * SECONDS_PER_DAY * per)
-    days = None if remaining is None else remaining / per_day
-    return CoverCost(rate, bucket, per, per_day, days)
+    days = None if remaining is None else remaining / (rate * SECONDS_PER_DAY * per)
+    return CoverCost(rate, bucket, per, per_day, days, remaining)
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person reads it: 45 s, 12 min, 5.5 h, 3.2 days."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / SECONDS_PER_DAY:,.1f} days"

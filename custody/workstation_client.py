@@ -318,7 +318,11 @@ class WorkstationClient:
     # -- asking ----------------------------------------------------------------------------
     def query_cost(self, question: str, classification: str | None = None) -> int:
         body = link_messages.encode_query(question, classification)
-        return sum(link_messages.frame_cost(len(p)) for p in self._parts(body))
+        parts = self._parts(body)
+        cover = self._cover
+        if cover is not None:  # every frame fills a cover slot of one bucket
+            return len(parts) * (frame.KEY_LEN + cover.bucket)
+        return sum(link_messages.frame_cost(len(p)) for p in parts)
 
     def _parts(self, body: bytes) -> list[bytes]:
         size = frame.MAX_PAYLOAD
@@ -419,9 +423,12 @@ class WorkstationClient:
                 for i, part in enumerate(parts)
             ]
 
-    def _send(self, frames: list[bytes]) -> None:
+    def _send(self, frames: list[bytes], *, again: bool = False) -> None:
         if self._cover is not None:
-            self._cover.enqueue(frames)
+            # A retransmission while earlier copies still wait for their slots would only
+            # pile up duplicates behind them (slots come at the cover rate).
+            if not (again and self._cover.waiting()):
+                self._cover.enqueue(frames)
             return
         for f in frames:
             self.transport.publish(self._w2f, f)
@@ -467,7 +474,7 @@ class WorkstationClient:
                     "no progress for %.1f s: retransmitting the same query frames",
                     self.retransmit_interval,
                 )
-                self._send(p.frames)  # the same bytes, never a new seal
+                self._send(p.frames, again=True)  # the same bytes, never a new seal
                 next_retx = now + self.retransmit_interval
             try:
                 wait = min(next_retx, start + timeout, now + 0.5) - now
@@ -567,6 +574,10 @@ class WorkstationClient:
             self._cover = _CoverSender(self, rate, bucket)
         return cost
 
+    @property
+    def cover_enabled(self) -> bool:
+        return self._cover is not None
+
     def disable_cover(self) -> None:
         if self._cover is not None:
             self._cover.stop()
@@ -591,6 +602,9 @@ class _CoverSender:
     def enqueue(self, frames: list[bytes]) -> None:
         for f in frames:
             self._slots.put(f)
+
+    def waiting(self) -> bool:
+        return not self._slots.empty()
 
     def _run(self) -> None:
         c = self.client

@@ -8,6 +8,7 @@ Rules kept here:
 * Multicast scouting is off unless asked for: a SCIF network should not announce itself.
 * With no endpoint to connect to, the session is an embedded router listening on the given
   endpoints (the practice default); with one, it is a client (or peer) of that router.
+  `join_or_host` (reddoor ask without --connect) joins what already listens, else hosts.
 * TLS settings pass straight through; a client needs `enable_mtls` too, or it sends no certificate.
 * Callbacks run on Zenoh's threads: the callbacks given to `subscribe` must only enqueue. A callback
   that raises is logged (type only) and never propagates into Zenoh.
@@ -268,6 +269,30 @@ class Transport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def join_or_host(listen: str | None, tls: TlsSettings | None = None) -> tuple[Transport, bool]:
+    """The practice default when no router is given: join whatever already listens at `listen`
+    (a gateway that is its own embedded router, or `reddoor router`) as a client, else become
+    the embedded router there, so that a gateway started with `--connect` can reach us.
+
+    Returns the transport and whether this process hosts the router. If two processes race for
+    a free port, the loser joins the winner.
+    """
+    endpoint = check_endpoint(listen or DEFAULT_ENDPOINT)
+    try:
+        return Transport(LinkConfig.for_endpoint(endpoint, tls=tls)), False
+    except RouterUnreachableError:
+        pass
+    try:
+        return Transport(LinkConfig.router(endpoint, tls)), True
+    except LinkError as hosting:
+        try:
+            return Transport(LinkConfig.for_endpoint(endpoint, tls=tls)), False
+        except RouterUnreachableError:
+            raise RouterUnreachableError(
+                f"nothing answers as a Zenoh router at {endpoint}, and {hosting.message}"
+            ) from None
 
 
 def _first_line(exc: BaseException) -> str:

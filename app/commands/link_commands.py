@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from custody.errors import UsageError
 
 log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "tcp/127.0.0.1:7447"  # as in custody.zenoh_transport (not imported here)
+HOSTED_GATEWAY_WAIT = 15.0  # a gateway retrying its --connect finds a new router within seconds
 
 
 def _tls_args(p: argparse.ArgumentParser) -> None:
@@ -99,11 +104,31 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="ask the facility's AI over the OTP link",
         description="Encrypt the question with the workstation copy, send it, and stream the "
-        "answer to stdout as each frame is authenticated. QUESTION '-' reads stdin.",
+        "answer to stdout as each frame is authenticated. QUESTION '-' reads stdin. With no "
+        "--connect (the practice default) it joins whatever already listens at --listen (the "
+        "practice gateway is its own router there), else it starts an embedded router there "
+        "and waits for a gateway started with --connect to it.",
     )
     a.add_argument("question", help="the question, or - for stdin")
     a.add_argument("--pad", type=Path, required=True, help="workstation pad copy directory")
-    a.add_argument("--connect", default="tcp/127.0.0.1:7447", help="router endpoint")
+    a.add_argument(
+        "--connect",
+        default=None,
+        help="router endpoint (default: none; join or start a router at --listen)",
+    )
+    a.add_argument(
+        "--listen",
+        default=None,
+        help=f"without --connect: where to find or start the router (default {DEFAULT_ENDPOINT})",
+    )
+    a.add_argument(
+        "--gateway-wait",
+        type=float,
+        default=None,
+        help="seconds to wait for a facility gateway to show up before giving up (default 1; "
+        f"{HOSTED_GATEWAY_WAIT:g} when this ask started the router, so that a gateway "
+        "connecting to it has time to arrive)",
+    )
     a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
     a.add_argument("--retransmit", type=float, default=1.0, help="retransmit interval, s")
     a.add_argument("--classification", default=None, help="classification label to record")
@@ -123,6 +148,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip this copy forward to the facility's receive mark even when it is far ahead "
         "(after checking the stick's custody: its journal is older than its use)",
+    )
+    a.add_argument(
+        "--cover-rate",
+        type=float,
+        default=None,
+        help="send the question inside constant-rate cover traffic: frames/s, kept up until "
+        "the answer ends (costs pad whether or not anything is asked; the cost is printed to "
+        "stderr first)",
+    )
+    a.add_argument(
+        "--cover-bucket",
+        type=int,
+        default=1024,
+        help="body size of every cover frame, bytes (one of the frame buckets; default 1024)",
     )
     a.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     _tls_args(a)
@@ -308,16 +347,49 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _ask_transport(args: argparse.Namespace) -> Iterator[tuple[Any, bool]]:
+    """The session `ask` uses, and whether this process hosts the router. With --connect, a
+    client of it (unchanged); without, join or start a router at --listen."""
+    from custody.zenoh_transport import LinkConfig, Transport, join_or_host
+
+    tls = _tls(args)
+    if args.connect:
+        with Transport(LinkConfig.for_endpoint(args.connect, tls=tls)) as transport:
+            yield transport, False
+        return
+    where = args.listen or DEFAULT_ENDPOINT
+    transport, hosted = join_or_host(where, tls)
+    with transport:
+        if hosted:
+            print(
+                f"reddoor: no router at {where}: started an embedded router listening there; "
+                "waiting for a facility gateway to connect (reddoor gateway --connect "
+                f"{where})",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            log.info("no --connect: joined the router already listening at %s", where)
+        yield transport, hosted
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    from custody.link_messages import cover_cost
     from custody.pad_store import open_pad_dir
     from custody.workstation_client import WorkstationClient
-    from custody.zenoh_transport import LinkConfig, Transport
 
     question = sys.stdin.read() if args.question == "-" else args.question
     if not question.strip():
         raise UsageError("the question is empty")
-    cfg = LinkConfig.for_endpoint(args.connect, tls=_tls(args))
-    with open_pad_dir(args.pad) as copy, Transport(cfg) as transport:
+    if args.connect and args.listen:
+        raise UsageError("--listen is where to find or start a router without --connect; not both")
+    if args.gateway_wait is not None and not args.gateway_wait > 0:
+        raise UsageError("--gateway-wait must be a positive number of seconds")
+    if args.cover_rate is not None:
+        cover_cost(args.cover_rate, args.cover_bucket)  # bad values: a usage error before anything
+    with open_pad_dir(args.pad) as copy, _ask_transport(args) as (transport, hosted):
+        wait = args.gateway_wait or (HOSTED_GATEWAY_WAIT if hosted else 1.0)
         client = WorkstationClient(
             copy,
             transport,
@@ -325,9 +397,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
             answer_timeout=args.timeout,
             stall_timeout=args.stall_timeout,
             require_gateway=not args.no_presence_check,
+            presence_timeout=wait,
             accept_facility_mark=args.accept_facility_mark,
         )
         try:
+            if args.cover_rate is not None:
+                # The cost first, then the traffic: it spends pad whether or not anyone asks.
+                cost = client.cover_cost(args.cover_rate, args.cover_bucket)
+                print(
+                    f"reddoor: {cost.render_budget('workstation→facility')}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                client.enable_cover(args.cover_rate, args.cover_bucket)
             for qid in client.discard_interrupted():
                 print(
                     f"reddoor: note: an earlier query ({qid[:8]}) was interrupted before its "
