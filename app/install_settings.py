@@ -40,6 +40,10 @@ class InstallSettings:
     # capacity: a fixed 500 alone would call a small practice pad low from its first query.
     low_pad_queries: int = 500
     low_pad_fraction: float = 0.10
+    # The workstation's "Cover traffic" switch (off until the user confirms its cost): frames
+    # per second and the body size of every frame (one of the frame buckets).
+    cover_rate: float = 1.0
+    cover_bucket: int = 1024
     # A workstation kiosk without a facility home: the installer's kiosk unlock passphrase
     # hash (app/kiosk_unlock.py); None means /etc/reddoor/kiosk-unlock.json.
     kiosk_unlock_file: str | None = None

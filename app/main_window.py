@@ -358,6 +358,8 @@ class MainWindow(QMainWindow):
                 low_pad_queries=self.settings.low_pad_queries,
                 low_pad_fraction=self.settings.low_pad_fraction,
                 file_dialog_dirs=self._file_dirs,
+                cover_rate=self.settings.cover_rate,
+                cover_bucket=self.settings.cover_bucket,
                 parent=self.stack,
             )
             view.rescan()

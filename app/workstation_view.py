@@ -14,12 +14,14 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -33,6 +35,7 @@ from app.usb_detect import DetectedPad, detect
 from app.widgets import PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
 from app.workstation_session import WorkstationSession, probe_gateways
+from custody.link_messages import CoverCost, duration_text
 from custody.pad_status import PadStatus
 from custody.workstation_client import Answer, Presence
 
@@ -61,6 +64,24 @@ def pad_line(s: PadStatus) -> str:
         f"OTP Pad {s.manifest.pad_id_display} [{s.manifest.mark.value}]: about "
         f"{s.queries_left:,} queries left (approximately {int(s.days_left):,} days at "
         f"{s.queries_per_day:,.0f}/day)"
+    )
+
+
+def cover_confirmation_text(cost: CoverCost) -> str:
+    """What the user reads before cover traffic starts: what it does and what it costs."""
+    lasts = cost.lasts_seconds
+    left = (
+        ""
+        if cost.remaining is None or lasts is None
+        else f"\n\nThe {cost.remaining:,} pad bytes left for questions (workstation→facility) "
+        f"last about {duration_text(lasts)} at this rate, whatever you ask."
+    )
+    return (
+        f"Cover traffic sends {cost.rate:g} frame(s) per second to the facility, each of "
+        f"{cost.frame_bytes:,} pad bytes, whether or not you ask anything, so that an observer "
+        "of the link cannot tell when or how much you ask. Questions go out in its slots."
+        f"\n\nCost: {cost.bytes_per_minute:,} pad bytes per minute, {cost.bytes_per_day:,} "
+        f"pad bytes per day.{left}\n\nIt stays on until you turn it off or disconnect."
     )
 
 
@@ -153,10 +174,15 @@ class WorkstationView(QWidget):
         low_pad_fraction: float = 0.10,
         file_dialog_dirs: Callable[[], list[Path]] | None = None,
         presence_interval_ms: int = 5000,
+        cover_rate: float = 1.0,
+        cover_bucket: int = 1024,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
+        self.cover_rate = cover_rate
+        self.cover_bucket = cover_bucket
+        self.cover_dialog: QMessageBox | None = None
         self.usb_roots = usb_roots or []
         self.queries_per_day = queries_per_day
         self.low_pad_queries = low_pad_queries
@@ -228,8 +254,16 @@ class WorkstationView(QWidget):
         self.connect_button.clicked.connect(self.toggle_connection)
         self.connection_label = PlainLabel("Not connected.", box, wrap=False)
         self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # Off by default: it spends pad continuously. Turning it on shows the cost first.
+        self.cover_check = QCheckBox("Cover traffic", box)
+        self.cover_check.setToolTip(
+            "Constant-rate cover frames to the facility: hide when and how much you ask. "
+            "Spends pad all the time; the cost is shown before it starts."
+        )
+        self.cover_check.clicked.connect(self._on_cover_clicked)
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.connect_button)
+        buttons.addWidget(self.cover_check)
         buttons.addWidget(self.connection_label, 1)
         form.addRow("", buttons)
         return box
@@ -403,6 +437,8 @@ class WorkstationView(QWidget):
     def disconnect_link(self) -> None:
         session, self.session = self.session, None
         self.presence_timer.stop()
+        self._close_cover_dialog()
+        self.cover_check.setChecked(False)  # closing the session stops cover traffic
         self._set_connected(False)
         self.connection_label.setText("Disconnected.")
         if session is not None:
@@ -412,6 +448,8 @@ class WorkstationView(QWidget):
     def _set_connected(self, on: bool) -> None:
         self.connect_button.setText("Disconnect" if on else "Connect")
         self.send_button.setEnabled(on and not self._asking)
+        # Not switched while a question is on its way: its frames were cut for one mode.
+        self.cover_check.setEnabled(on and not self._asking)
         self.endpoint_edit.setEnabled(not on)
         self.pad_combo.setEnabled(not on)
 
@@ -447,6 +485,82 @@ class WorkstationView(QWidget):
             )
         else:
             self.gateway_banner.clear()
+
+    # -- cover traffic ----------------------------------------------------------------------
+    def _on_cover_clicked(self, checked: bool) -> None:
+        if checked:
+            self.cover_check.setChecked(False)  # on only once the cost is confirmed
+            self.confirm_cover()
+        else:
+            self.disable_cover()
+
+    def confirm_cover(self) -> None:
+        """Show what cover traffic costs; enable it only if the user confirms."""
+        session = self.session
+        if session is None or self.cover_dialog is not None:
+            return
+        try:
+            cost = session.client.cover_cost(self.cover_rate, self.cover_bucket)
+        except Exception as exc:
+            self.connection_label.setText(f"Cover traffic unavailable: {error_text(exc)}")
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Turn on cover traffic?",
+            "",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(cover_confirmation_text(cost))
+        box.button(QMessageBox.StandardButton.Yes).setText("Turn on cover traffic")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def answered(button: Any) -> None:
+            self.cover_dialog = None
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                self.enable_cover(cost)
+
+        box.buttonClicked.connect(answered)
+        box.rejected.connect(lambda: setattr(self, "cover_dialog", None))
+        self.cover_dialog = box
+        box.open()
+
+    def enable_cover(self, cost: CoverCost) -> None:
+        session = self.session
+        if session is None or self._asking:
+            return
+        try:
+            session.client.enable_cover(cost.rate, cost.bucket)  # starts its thread, no wait
+        except Exception as exc:
+            self.connection_label.setText(f"Cover traffic not started: {error_text(exc)}")
+            return
+        self.cover_check.setChecked(True)
+        self.cover_check.setToolTip(
+            f"Cover traffic on: {cost.bytes_per_minute:,} pad bytes per minute. Click to stop."
+        )
+        self._update_cost()
+
+    def disable_cover(self) -> None:
+        session = self.session
+        self.cover_check.setChecked(False)
+        if session is None:
+            return
+        # Stopping joins the cover thread (at most one slot): on a worker, not the GUI thread.
+        self.cover_check.setEnabled(False)
+        task = self.runner.run(lambda w: session.client.disable_cover(), "cover-off")
+
+        def done(_result: Any = None) -> None:
+            self._set_connected(self.session is not None)
+            self._update_cost()
+
+        task.finished.connect(done)
+        task.failed.connect(lambda e: done())
+
+    def _close_cover_dialog(self) -> None:
+        box, self.cover_dialog = self.cover_dialog, None
+        if box is not None:
+            box.reject()
 
     # -- pad status -------------------------------------------------------------------------
     def refresh_status(self) -> None:
@@ -554,6 +668,7 @@ class WorkstationView(QWidget):
         self.cards_layout.insertWidget(self.cards_layout.count() - 1, card)
         self._asking = True
         self.send_button.setEnabled(False)
+        self.cover_check.setEnabled(False)
 
         def job(w: Any) -> Answer:
             return session.client.ask(question, w.emit_item, classification=classification)

@@ -89,3 +89,61 @@ def test_gateway_absent_banner(qtbot, link):
     assert view.gateway_banner.isVisible()
     runner.stop_all()
     view.shutdown()
+
+
+def test_cover_toggle_shows_the_cost_first_and_puts_cover_on_the_wire(qtbot, link):
+    from PySide6.QtWidgets import QMessageBox
+
+    from custody import frame
+    from tests.custody.link_fixtures import Capture
+
+    home, endpoint, _lk = link
+    runner = WorkerRunner()
+    view = WorkstationView(runner, endpoint=endpoint, usb_roots=[home / USB_DIR], cover_rate=20)
+    qtbot.addWidget(view)
+    view.show()
+    assert not view.cover_check.isEnabled()  # nothing to cover before connecting
+    view.rescan()
+    qtbot.waitUntil(lambda: view.pad_combo.count() == 1, timeout=10000)
+    view.connect_link()
+    qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
+    client = view.session.client
+    cap = Capture(endpoint)
+    try:
+        # 1. Turning it on asks first, with the cost; Cancel leaves it off.
+        view.cover_check.click()
+        dialog = view.cover_dialog
+        assert dialog is not None and dialog.isVisible()
+        text = dialog.text()
+        assert "1,056 pad bytes" in text and "per minute" in text and "per day" in text
+        assert "workstation→facility" in text and "last about" in text
+        assert not view.cover_check.isChecked() and not client.cover_enabled
+        dialog.button(QMessageBox.StandardButton.Cancel).click()
+        qtbot.waitUntil(lambda: view.cover_dialog is None, timeout=5000)
+        assert not view.cover_check.isChecked() and not client.cover_enabled
+        assert cap.count("w2f") == 0
+        # 2. Confirmed: on, and concealed frames of one size go out to the facility.
+        view.cover_check.click()
+        dialog = view.cover_dialog
+        assert dialog is not None
+        dialog.button(QMessageBox.StandardButton.Yes).click()
+        assert view.cover_check.isChecked() and client.cover_enabled
+        qtbot.waitUntil(lambda: cap.count("w2f") >= 3, timeout=30000)
+        w2f = [d for k, d in list(cap.frames) if k.endswith("/w2f")]
+        assert {len(d) for d in w2f} == {frame.HEADER_LEN + 1024 + frame.TAG_LEN}
+        assert {frame.parse_header(d).kind for d in w2f} == {frame.Kind.OPAQUE}
+        # 3. A question still gets its answer, in the cover slots.
+        view.question_edit.setPlainText("covered question")
+        view.send()
+        card = view.cards[-1]
+        qtbot.waitUntil(lambda: "Query ID" in card.details.text(), timeout=30000)
+        assert card.answer_text == "covered question"
+        # 4. Turning it off stops it (no dialog needed).
+        qtbot.waitUntil(view.cover_check.isEnabled, timeout=10000)
+        view.cover_check.click()
+        qtbot.waitUntil(lambda: not client.cover_enabled, timeout=10000)
+        assert not view.cover_check.isChecked() and view.cover_dialog is None
+    finally:
+        cap.close()
+        runner.stop_all()
+        view.shutdown()
