@@ -131,6 +131,9 @@ class _Exhausted(Exception):
     pass
 
 
+_OPENED_STAT = {kind: f"opened-{kind.name.lower()}" for kind in frame.Kind}
+
+
 class Gateway:
     def __init__(
         self,
@@ -150,6 +153,7 @@ class Gateway:
         cache_max_bytes: int = DEFAULT_MAX_BYTES,
         cache_max_age: float = DEFAULT_MAX_AGE,
         housekeeping_interval: float = 60.0,
+        floor_interval: float = 0.25,
         cover_rate: float | None = None,
         cover_bucket: int = 1024,
         router_poll_interval: float = 0.5,
@@ -167,6 +171,7 @@ class Gateway:
             max_age=cache_max_age,
         )
         self.housekeeping_interval = housekeeping_interval
+        self.floor_interval = floor_interval
         # A backend that answers at once (echo without delay) is run on the frame worker: one
         # thread handoff less per query. Anything that may block gets the backend workers.
         self._inline = bool(getattr(backend, "inline", False))
@@ -308,18 +313,25 @@ class Gateway:
             old.close()
 
     def _floor_announcer(self) -> None:
-        # Off the answer's critical path: woken after frames arrive, it re-announces the marks
-        # that moved, typically within a millisecond of the question.
+        # Off the answer's critical path. The first mark that moves after a quiet spell is
+        # re-announced at once (typically within a millisecond of the question); while questions
+        # keep coming, at most once per `floor_interval`: each re-announcement is a liveliness
+        # token undeclared and declared, work for the router and for every workstation, and
+        # the hint only has to be current for the next question from another copy of a stick.
         while not self._stopping.is_set():
             self._floor_event.wait(0.5)
             self._floor_event.clear()
+            announced = False
             for lane in list(self._lanes.values()):
                 if lane.floor_dirty and not self._stopping.is_set():
                     lane.floor_dirty = False
+                    announced = True
                     try:
                         self._announce_floor(lane)
                     except Exception as exc:
                         log.error("could not announce the receive mark (%s)", type(exc).__name__)
+            if announced:
+                self._stopping.wait(self.floor_interval)
 
     def _housekeeping(self) -> None:
         while not self._stopping.wait(self.housekeeping_interval):
@@ -429,7 +441,8 @@ class Gateway:
                     return
                 msg = frame.open_frame(lane.copy, data)
             lane.floor_dirty = True
-            self._floor_event.set()
+            if not self._floor_event.is_set():
+                self._floor_event.set()
         except FrameRejected as exc:
             if exc.reason == "replay":
                 self._on_replay(lane, digest)
@@ -437,7 +450,7 @@ class Gateway:
                 self.stats[f"rejected-{exc.reason}"] += 1
                 log.warning("rejected a frame for pad %s: %s", pad_id.hex()[:8], exc.reason)
             return
-        self.stats[f"opened-{msg.kind.name.lower()}"] += 1
+        self.stats[_OPENED_STAT[msg.kind]] += 1
         if msg.kind is not frame.Kind.QUERY:
             return  # COVER and PING: spent, nothing to do
         qid = msg.msg_id

@@ -96,7 +96,7 @@ def next_send_offset(copy: PadCopy) -> int:
 
 def receive_floor(copy: PadCopy) -> int:
     """Lowest offset of the receive region this copy would still accept."""
-    return copy.recv_region.start + copy.status()[copy.side.receives].used
+    return copy.receive_high()
 
 
 def skip_send_to(copy: PadCopy, floor: int, limit: int) -> int:

@@ -353,6 +353,15 @@ class PadCopy:
                 )
 
     # -- receiving ------------------------------------------------------------------------
+    def receive_high(self) -> int:
+        """One past the highest byte received so far (the receive region's start if none)."""
+        seen = self._recv_seen
+        return max(self._recv_floor, seen.items()[-1][1]) if len(seen) else self._recv_floor
+
+    def remaining_receive(self) -> int:
+        """Bytes of the receive region above everything received (what the peer has left)."""
+        return max(0, self.recv_region.usable_end - self.receive_high())
+
     def receive_verdict(self, offset: int, length: int) -> tuple[str, str] | None:
         """None if [offset, offset+length) may be received, else (reason, message)."""
         if not (self._recv_start <= offset and offset + length <= self._recv_end and length > 0):

@@ -25,16 +25,23 @@ def usage_path(pad_id: bytes, state_dir: Path | None = None) -> Path:
 
 
 def record_query(
-    pad_id: bytes, w2f_bytes: int, f2w_bytes: int, *, state_dir: Path | None = None
+    pad_id: bytes,
+    w2f_bytes: int,
+    f2w_bytes: int,
+    *,
+    state_dir: Path | None = None,
+    path: Path | None = None,
 ) -> None:
-    path = usage_path(pad_id, state_dir)
-    line = json.dumps(
-        {"day": datetime.now(UTC).date().isoformat(), "w2f": w2f_bytes, "f2w": f2w_bytes},
-        sort_keys=True,
-    )
+    """Append one query's pad use; `path` (from `usage_path`) saves resolving it per query."""
+    path = path or usage_path(pad_id, state_dir)
+    day = datetime.now(UTC).date().isoformat()
+    line = f'{{"day": "{day}", "f2w": {int(f2w_bytes)}, "w2f": {int(w2f_bytes)}}}'  # sorted keys
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # first use on this host: make the directory
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, (line + "\n").encode())
         finally:

@@ -240,11 +240,14 @@ class WorkstationClient:
         self.stats: Counter[str] = Counter()
         state = state_dir or default_state_dir()
         self.outbox = Outbox(state / "outbox" / self.pad_id.hex(), durable_outbox)
+        self._usage_path = pad_usage.usage_path(self.pad_id)  # where `pad status` reads it
         self._w2f = link_keys.frame_key(self.pad_id, Direction.W2F)
         self._inbox: queue.Queue[bytes] = queue.Queue(maxsize=8192)
         self._pad_lock = threading.Lock()  # PadCopy is not thread-safe (cover thread, ask)
         self._ask_lock = threading.Lock()
         self._alive: set[str] = set()
+        self._alive_version = 0  # bumped by every liveliness change
+        self._presence_seen: tuple[int, Presence] | None = None  # (version, presence)
         self._alive_lock = threading.Lock()
         self._subs: list[Subscription] = [
             transport.subscribe(link_keys.frame_key(self.pad_id, Direction.F2W), self._enqueue),
@@ -265,11 +268,15 @@ class WorkstationClient:
     def _on_liveliness(self, key: str, alive: bool) -> None:
         with self._alive_lock:
             (self._alive.add if alive else self._alive.discard)(key)
+            self._alive_version += 1
 
     # -- presence (no pad spent) -----------------------------------------------------------
     def presence(self, timeout: float | None = None) -> Presence:
         # Tokens arrive through the liveliness subscriber; right after the session opened it may
         # not have its history yet, so ask directly too, for up to `timeout` seconds.
+        seen = self._presence_seen
+        if seen is not None and seen[0] == self._alive_version:
+            return seen[1]  # nothing changed on the link since it was complete
         deadline = time.monotonic() + (timeout or self.presence_timeout)
         suffix = f"/pad/{self.pad_id.hex()}"
 
@@ -283,8 +290,11 @@ class WorkstationClient:
         while True:
             with self._alive_lock:
                 keys = set(self._alive)
+                version = self._alive_version
             if complete(keys):
+                from_tokens = True
                 break
+            from_tokens = False
             keys |= set(self.transport.alive(f"{link_keys.PREFIX}/gateway/**", 0.25))
             if complete(keys) or time.monotonic() >= deadline:
                 break
@@ -298,7 +308,10 @@ class WorkstationClient:
         floors = [
             f for k in keys if f"{suffix}/floor/" in k and (f := link_keys.floor_of(k)) is not None
         ]
-        return Presence(tuple(gateways), tuple(serving), max(floors, default=0))
+        presence = Presence(tuple(gateways), tuple(serving), max(floors, default=0))
+        if from_tokens:
+            self._presence_seen = (version, presence)
+        return presence
 
     def check_gateway(self) -> Presence:
         p = self.presence()
@@ -367,7 +380,9 @@ class WorkstationClient:
                 sum(frame.parse_header(f).range_len for f in frames),
                 pending.f2w_bytes,
             )
-            pad_usage.record_query(self.pad_id, answer.w2f_bytes, answer.f2w_bytes)
+            pad_usage.record_query(
+                self.pad_id, answer.w2f_bytes, answer.f2w_bytes, path=self._usage_path
+            )
             return answer
 
     def _catch_up_with_facility(self, floor: int) -> None:
@@ -396,7 +411,7 @@ class WorkstationClient:
         conceal = self._cover is not None
         bucket = self._cover.bucket if self._cover is not None else None
         with self._pad_lock:
-            answer_room = self.copy.status()[self.copy.side.receives].remaining
+            answer_room = self.copy.remaining_receive()
             if answer_room < 2 * link_messages.frame_cost(0):
                 raise FacilityPadExhaustedError(
                     "pad exhausted: the facility→workstation region has no room left for an "
