@@ -402,6 +402,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         )
         try:
             if args.cover_rate is not None:
+                if not args.no_presence_check:
+                    client.check_gateway()  # no gateway: fail before cover spends any pad
                 # The cost first, then the traffic: it spends pad whether or not anyone asks.
                 cost = client.cover_cost(args.cover_rate, args.cover_bucket)
                 print(

@@ -3,6 +3,7 @@ says when its router goes and comes back: real processes and Zenoh sessions on 1
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -170,3 +171,18 @@ def test_ask_without_connect_when_another_program_holds_the_port(cli, pads):
     line = r.stderr.decode().strip()
     assert len(line.splitlines()) == 1 and "nothing answers as a Zenoh router" in line
     assert "cannot start a Zenoh router" in line and "Traceback" not in line
+
+
+def test_ask_with_cover_and_no_gateway_spends_no_pad(cli, pads):
+    ws = pads / "p1" / "workstation"
+    router = spawn("router", "--listen", (ep := free_endpoint()), ready="router listening")
+    try:
+        before = cli("pad", "status", "--pad", str(ws), "--json")
+        r = cli("ask", "--pad", str(ws), "--connect", ep, "--cover-rate", "50", "q")
+        after = cli("pad", "status", "--pad", str(ws), "--json")
+    finally:
+        stop(router)
+    assert r.returncode == 22 and b"no pad was spent" in r.stderr, r.stderr
+    assert b"cover traffic" not in r.stderr  # refused before the cost line and the traffic
+    assert before.returncode == 0 and after.returncode == 0
+    assert json.loads(before.stdout)["remaining"] == json.loads(after.stdout)["remaining"]
