@@ -12,6 +12,7 @@ from custody.ai_backends import EchoBackend
 from custody.gateway import DirectoryPadProvider, Gateway
 from custody.pad_store import open_pad_dir
 from custody.practice_pad import make_practice_pad
+from custody.zenoh_transport import LinkConfig
 
 
 class _Token:
@@ -21,6 +22,8 @@ class _Token:
 
 class _CountingTransport:
     """Records floor tokens declared and frames published; no network."""
+
+    config = LinkConfig.router()  # its own router: no router to watch
 
     def __init__(self) -> None:
         self.floors: list[int] = []
