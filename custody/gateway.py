@@ -235,7 +235,8 @@ class Gateway:
                 continue
             up = now
             if up:
-                log.info(
+                # As loud as the loss: an operator who saw "lost" without -v must see "back".
+                log.warning(
                     "gateway %s: the Zenoh router at %s is back; serving again", self.name, where
                 )
             else:

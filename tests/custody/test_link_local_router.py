@@ -145,7 +145,7 @@ def test_gateway_logs_losing_its_router_and_getting_it_back(cli, pads):
         router = spawn("router", "--listen", ep, ready="router listening")
         _wait_for_line(gw, "is back; serving again")
         back = [x for x in _lines(gw).splitlines() if "is back; serving again" in x]
-        assert len(back) == 1 and back[0].startswith("reddoor: INFO: "), back
+        assert len(back) == 1 and back[0].startswith("reddoor: WARNING: "), back
         assert gw.poll() is None
         # Zenoh re-declared the gateway's subscriptions and tokens: it answers again.
         ws = str(pads / "p1" / "workstation")
