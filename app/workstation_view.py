@@ -455,7 +455,16 @@ class WorkstationView(QWidget):
 
     def check_presence(self) -> None:
         session = self.session
-        if session is None or self._presence_busy:
+        if session is None:
+            return
+        if self.cover_check.isChecked() and not session.client.cover_enabled:
+            # The cover sender stops by itself when the pad runs out: say so, do not pretend.
+            self.cover_check.setChecked(False)
+            self.pad_banner.show_message(
+                "error",
+                "Cover traffic stopped: the workstation→facility bytes of this pad are used up.",
+            )
+        if self._presence_busy:
             return
         self._presence_busy = True
         task = self.runner.run(lambda w: session.presence(), "presence")

@@ -591,7 +591,8 @@ class WorkstationClient:
 
     @property
     def cover_enabled(self) -> bool:
-        return self._cover is not None
+        """True while cover frames go out (False once the pad ran out and the sender stopped)."""
+        return self._cover is not None and self._cover.running
 
     def disable_cover(self) -> None:
         if self._cover is not None:
@@ -620,6 +621,10 @@ class _CoverSender:
 
     def waiting(self) -> bool:
         return not self._slots.empty()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def _run(self) -> None:
         c = self.client

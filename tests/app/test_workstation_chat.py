@@ -147,3 +147,32 @@ def test_cover_toggle_shows_the_cost_first_and_puts_cover_on_the_wire(qtbot, lin
         cap.close()
         runner.stop_all()
         view.shutdown()
+
+
+def test_cover_switch_turns_off_when_the_pad_runs_out(qtbot, link):
+    """The cover sender stops by itself when the w2f region is used up; the switch says so."""
+    from PySide6.QtWidgets import QMessageBox
+
+    home, endpoint, _lk = link
+    runner = WorkerRunner()
+    view = WorkstationView(runner, endpoint=endpoint, usb_roots=[home / USB_DIR], cover_rate=500)
+    qtbot.addWidget(view)
+    view.show()
+    view.rescan()
+    qtbot.waitUntil(lambda: view.pad_combo.count() == 1, timeout=10000)
+    view.connect_link()
+    qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
+    client = view.session.client
+    try:
+        view.cover_check.click()
+        assert view.cover_dialog is not None
+        view.cover_dialog.button(QMessageBox.StandardButton.Yes).click()
+        assert view.cover_check.isChecked() and client.cover_enabled
+        # 1 MiB practice pad: its 256 KiB w2f region is about 250 cover frames.
+        qtbot.waitUntil(lambda: not client.cover_enabled, timeout=60000)
+        qtbot.waitUntil(lambda: not view.cover_check.isChecked(), timeout=15000)
+        assert "Cover traffic stopped" in view.pad_banner.label.text()
+        assert client.copy.remaining_send() < 1056
+    finally:
+        runner.stop_all()
+        view.shutdown()
