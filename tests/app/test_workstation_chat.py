@@ -41,6 +41,22 @@ def connected_view(qtbot, home: Path, endpoint: str) -> tuple[WorkstationView, W
     return view, runner
 
 
+def cover_view(
+    qtbot, home: Path, endpoint: str, rate: float
+) -> tuple[WorkstationView, WorkerRunner]:
+    """A view with cover traffic at `rate` available, connected to the practice link."""
+    runner = WorkerRunner()
+    view = WorkstationView(runner, endpoint=endpoint, usb_roots=[home / USB_DIR], cover_rate=rate)
+    qtbot.addWidget(view)
+    view.show()
+    assert not view.cover_check.isEnabled()  # nothing to cover before connecting
+    view.rescan()
+    qtbot.waitUntil(lambda: view.pad_combo.count() == 1, timeout=10000)
+    view.connect_link()
+    qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
+    return view, runner
+
+
 def test_chat_streams_the_echo_answer_with_details(qtbot, link):
     home, endpoint, _lk = link
     view, runner = connected_view(qtbot, home, endpoint)
@@ -98,15 +114,7 @@ def test_cover_toggle_shows_the_cost_first_and_puts_cover_on_the_wire(qtbot, lin
     from tests.custody.link_fixtures import Capture
 
     home, endpoint, _lk = link
-    runner = WorkerRunner()
-    view = WorkstationView(runner, endpoint=endpoint, usb_roots=[home / USB_DIR], cover_rate=20)
-    qtbot.addWidget(view)
-    view.show()
-    assert not view.cover_check.isEnabled()  # nothing to cover before connecting
-    view.rescan()
-    qtbot.waitUntil(lambda: view.pad_combo.count() == 1, timeout=10000)
-    view.connect_link()
-    qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
+    view, runner = cover_view(qtbot, home, endpoint, 20)
     client = view.session.client
     cap = Capture(endpoint)
     try:
@@ -154,14 +162,7 @@ def test_cover_switch_turns_off_when_the_pad_runs_out(qtbot, link):
     from PySide6.QtWidgets import QMessageBox
 
     home, endpoint, _lk = link
-    runner = WorkerRunner()
-    view = WorkstationView(runner, endpoint=endpoint, usb_roots=[home / USB_DIR], cover_rate=500)
-    qtbot.addWidget(view)
-    view.show()
-    view.rescan()
-    qtbot.waitUntil(lambda: view.pad_combo.count() == 1, timeout=10000)
-    view.connect_link()
-    qtbot.waitUntil(lambda: view.session is not None, timeout=15000)
+    view, runner = cover_view(qtbot, home, endpoint, 500)
     client = view.session.client
     try:
         view.cover_check.click()

@@ -7,21 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from custody.practice_pad import make_practice_pad
 from tests.custody.fake_openai_server import FakeOpenAI
 from tests.custody.link_fixtures import REPO, Capture, free_endpoint, spawn, stop
-
-
-@pytest.fixture
-def pads(tmp_path: Path) -> Path:
-    make_practice_pad(tmp_path / "p1", 1 << 20)
-    (tmp_path / "fac").mkdir()
-    (tmp_path / "p1" / "facility").rename(tmp_path / "fac" / "p1")
-    return tmp_path
 
 
 @pytest.fixture

@@ -9,24 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from custody import frame
-from custody.practice_pad import make_practice_pad
 from tests.custody.link_fixtures import REPO, Capture, free_endpoint, spawn, stop
 
 BUCKET = 1024
 WAIT_LONG = ("--gateway-wait", "120", "--timeout", "120")  # generous: a loaded machine
-
-
-@pytest.fixture
-def pads(tmp_path: Path) -> Path:
-    make_practice_pad(tmp_path / "p1", 1 << 20)
-    (tmp_path / "fac").mkdir()
-    (tmp_path / "p1" / "facility").rename(tmp_path / "fac" / "p1")
-    return tmp_path
 
 
 def _lines(proc: subprocess.Popen[bytes]) -> str:
