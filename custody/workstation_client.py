@@ -476,6 +476,11 @@ class WorkstationClient:
                         + ("while answering; what arrived was shown" if p.started else "")
                         + "; ask again when it is back"
                     )
+            cover = self._cover
+            if not p.started and cover is not None and cover.running and cover.waiting():
+                # Under cover the question leaves one slot at a time: the wait for an answer
+                # (and for a retransmission) starts once its last fragment has gone out.
+                start, next_retx = now, now + self.retransmit_interval
             if not p.started and now - start >= timeout:
                 raise_no_answer(timeout)
             if p.started and now - last_progress >= self.stall_timeout:

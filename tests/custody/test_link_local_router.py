@@ -176,3 +176,21 @@ def test_ask_with_cover_and_no_gateway_spends_no_pad(cli, pads):
     assert b"cover traffic" not in r.stderr  # refused before the cost line and the traffic
     assert before.returncode == 0 and after.returncode == 0
     assert json.loads(before.stdout)["remaining"] == json.loads(after.stdout)["remaining"]
+
+
+def test_under_slow_cover_the_answer_wait_starts_when_the_question_has_left(cli, pads):
+    """Four fragments at 2 slots/s take about 2 s to leave; a 1 s answer timeout counts from
+    there, not from the moment the question was queued."""
+    ep = free_endpoint()
+    gw = spawn("gateway", "--listen", ep, "--pads", str(pads / "fac"), ready="serving")
+    try:
+        ws = str(pads / "p1" / "workstation")
+        question = "slow cover " * 80  # 880 bytes: four 256-byte cover buckets
+        r = cli(
+            "ask", "--pad", ws, "--connect", ep, "--cover-rate", "2", "--cover-bucket", "256",
+            "--timeout", "1", question,
+        )  # fmt: skip
+    finally:
+        stop(gw)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == question + "\n"
