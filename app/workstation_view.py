@@ -81,7 +81,8 @@ def cover_confirmation_text(cost: CoverCost) -> str:
         f"{cost.frame_bytes:,} pad bytes, whether or not you ask anything, so that an observer "
         "of the link cannot tell when or how much you ask. Questions go out in its slots."
         f"\n\nCost: {cost.bytes_per_minute:,} pad bytes per minute, {cost.bytes_per_day:,} "
-        f"pad bytes per day.{left}\n\nIt stays on until you turn it off or disconnect."
+        f"pad bytes per day.{left}\n\nIt stays on until you turn it off or disconnect; while "
+        "no facility gateway serves this pad it pauses (nothing to cover for, no pad spent)."
     )
 
 

@@ -639,6 +639,12 @@ class _CoverSender:
             try:
                 data = self._slots.get_nowait()
             except queue.Empty:
+                if c.require_gateway and not c._serving_gateway_present():
+                    # Nobody to cover for: no gateway serves this pad (down, or the routers
+                    # apart). Pausing saves pad and tells an observer only what the gateway's
+                    # own absence already does. One-way links (no presence check) keep going.
+                    c.stats["cover-paused-slots"] += 1
+                    continue
                 try:
                     with c._pad_lock:
                         data = frame.seal(

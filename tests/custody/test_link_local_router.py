@@ -194,3 +194,35 @@ def test_under_slow_cover_the_answer_wait_starts_when_the_question_has_left(cli,
         stop(gw)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode() == question + "\n"
+
+
+def test_workstation_cover_pauses_while_no_gateway_serves_the_pad(pads):
+    from custody.pad_store import open_pad_dir
+    from custody.workstation_client import WorkstationClient
+    from custody.zenoh_transport import LinkConfig, Transport
+
+    ep = free_endpoint()
+    router = spawn("router", "--listen", ep, ready="router listening")
+    gw = None
+    transport = Transport(LinkConfig.for_endpoint(ep))
+    copy = open_pad_dir(pads / "p1" / "workstation")
+    client = WorkstationClient(copy, transport, presence_timeout=0.2)
+    try:
+        before = copy.remaining_send()
+        client.enable_cover(50, BUCKET)
+        deadline = time.monotonic() + 60
+        while client.stats["cover-paused-slots"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.stats["cover-paused-slots"] >= 10  # slots came and went ...
+        assert client.stats["cover-sent"] == 0 and copy.remaining_send() == before  # ... free
+        gw = spawn("gateway", "--connect", ep, "--pads", str(pads / "fac"), ready="serving")
+        while client.stats["cover-sent"] < 5 and time.monotonic() < deadline + 60:
+            time.sleep(0.05)
+        assert client.stats["cover-sent"] >= 5 and copy.remaining_send() < before
+    finally:
+        client.close()
+        copy.close()
+        transport.close()
+        if gw is not None:
+            stop(gw)
+        stop(router)
