@@ -120,20 +120,17 @@ def pad_rows(
 
 
 def lifecycle_states(events: list[Event]) -> dict[str, str]:
-    """Hook for issue 6: each pad's state as `custody.lifecycle` derives it from the ledger
-    (generated → sealed → in transit → delivered → active → exhausted/retired → destroyed).
+    """Each pad's state as `custody.lifecycle` derives it from the ledger (generated → sealed →
+    in transit → delivered → active → exhausted/retired → destroyed). If the derivation fails
+    this returns nothing and the State column keeps the last ceremony step
+    (`STATE_BY_EVENT`)."""
+    from custody import lifecycle
 
-    Until that module is part of the tree (or if its interface differs) this returns nothing
-    and the State column keeps the last ceremony step (`STATE_BY_EVENT`)."""
-    try:
-        from custody import lifecycle
-    except ImportError:
-        return {}
     try:
         deriver = lifecycle.Deriver()
         deriver.feed(events)
         return {pid: str(rec.state).replace("_", " ") for pid, rec in deriver.pads.items()}
-    except Exception as exc:  # an interface in flux must not take the custody view down
+    except Exception as exc:  # a bad ledger row must not take the custody view down
         log.info("pad lifecycle states unavailable (%s)", type(exc).__name__)
         return {}
 

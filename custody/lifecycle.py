@@ -378,6 +378,8 @@ class Deriver:
                 f"{p.get('found')!s}; decision: {p.get('decision')}",
             )
             return
+        if e.type not in TRANSITIONS:
+            return  # an event about the pad that does not move its state (copies verified, ...)
         try:
             target = check_transition(rec, e.type, p)
         except LifecycleError as exc:

@@ -298,3 +298,19 @@ def test_gateway_log_and_workstation_message_after_a_compromise(tmp_path, caplog
         "facility, or the pad was suspended, compromised or destroyed at the facility); "
         "no pad was spent"
     )
+
+
+def test_events_that_do_not_move_a_pad_are_passed_over_quietly(caplog):
+    """The custody view feeds every event: a verified-copies or receipt event names the pad but
+    changes no state, and is neither an anomaly nor an 'unexpected payload'."""
+    base = {"ceremony_id": "C-1", "pad_id": PAD}
+    events = [
+        *_ceremony()[:2],
+        _event(4, "pad.copies_verified", {**base, "copies_verified": True}),
+        _event(5, "ceremony.receipt_signed", {**base, "receipt_sha256": "00" * 32}),
+        _ceremony()[2],
+    ]
+    with caplog.at_level("WARNING", logger="custody.lifecycle"):
+        rec = _derive(*events)
+    assert rec.state == "sealed" and not rec.anomalies
+    assert not [r for r in caplog.records if "unexpected payload" in r.getMessage()]
