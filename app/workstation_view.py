@@ -459,12 +459,11 @@ class WorkstationView(QWidget):
         if session is None:
             return
         if self.cover_check.isChecked() and not session.client.cover_enabled:
-            # The cover sender stops by itself when the pad runs out: say so, do not pretend.
+            # The cover sender stops by itself (pad used up, medium failed): say so and why.
+            why = session.client.cover_stopped_because or "it stopped"
+            session.client.disable_cover()  # the sender's thread has ended: no wait
             self.cover_check.setChecked(False)
-            self.pad_banner.show_message(
-                "error",
-                "Cover traffic stopped: the workstation→facility bytes of this pad are used up.",
-            )
+            self.pad_banner.show_message("error", f"Cover traffic stopped: {why}.")
         if self._presence_busy:
             return
         self._presence_busy = True

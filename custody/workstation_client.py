@@ -43,6 +43,7 @@ from custody.errors import (
     NoAnswerError,
     PadExhaustedError,
     PadRollbackError,
+    RedDoorError,
     UsageError,
     WrongPadError,
 )
@@ -353,6 +354,12 @@ class WorkstationClient:
     ) -> Answer:
         """Send `question`, stream authenticated answer text to `on_chunk`, return the answer."""
         with self._ask_lock:
+            cover = self._cover
+            if cover is not None and not cover.running:
+                raise LinkError(
+                    f"cover traffic has stopped ({cover.stopped_because or 'unknown reason'}); "
+                    "nothing was sent; turn cover traffic off to ask without it, or on again"
+                )
             if self.require_gateway:
                 floor = self.check_gateway().w2f_floor
                 if floor:
@@ -407,9 +414,12 @@ class WorkstationClient:
             )
 
     def _seal_query(self, query_id: bytes, parts: list[bytes]) -> list[bytes]:
-        need = sum(link_messages.frame_cost(len(p)) for p in parts)
         conceal = self._cover is not None
         bucket = self._cover.bucket if self._cover is not None else None
+        if bucket is not None:  # every fragment fills one cover slot
+            need = len(parts) * (frame.KEY_LEN + bucket)
+        else:
+            need = sum(link_messages.frame_cost(len(p)) for p in parts)
         with self._pad_lock:
             answer_room = self.copy.remaining_receive()
             if answer_room < 2 * link_messages.frame_cost(0):
@@ -438,15 +448,18 @@ class WorkstationClient:
                 for i, part in enumerate(parts)
             ]
 
-    def _send(self, frames: list[bytes], *, again: bool = False) -> None:
+    def _send(self, frames: list[bytes], *, again: bool = False) -> threading.Event | None:
+        """Publish `frames`; under cover, queue them for slots and return an event set once
+        the last of them has gone out."""
         if self._cover is not None:
             # A retransmission while earlier copies still wait for their slots would only
             # pile up duplicates behind them (slots come at the cover rate).
             if not (again and self._cover.waiting()):
-                self._cover.enqueue(frames)
-            return
+                return self._cover.enqueue(frames)
+            return None
         for f in frames:
             self.transport.publish(self._w2f, f)
+        return None
 
     def _exchange(self, p: _Pending, on_chunk: Callable[[str], None] | None, timeout: float) -> str:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -459,7 +472,7 @@ class WorkstationClient:
                 if on_chunk is not None:
                     on_chunk(piece)
 
-        self._send(p.frames)
+        left = self._send(p.frames)  # under cover: set when the last fragment has gone out
         start = last_progress = time.monotonic()
         next_retx = start + self.retransmit_interval
         gone_since: float | None = None
@@ -477,10 +490,14 @@ class WorkstationClient:
                         + "; ask again when it is back"
                     )
             cover = self._cover
-            if not p.started and cover is not None and cover.running and cover.waiting():
-                # Under cover the question leaves one slot at a time: the wait for an answer
-                # (and for a retransmission) starts once its last fragment has gone out.
-                start, next_retx = now, now + self.retransmit_interval
+            if not p.started and left is not None and not left.is_set() and cover is not None:
+                if cover.running:
+                    # Under cover the question leaves one slot at a time: the wait for an
+                    # answer (and for a retransmission) starts once its last fragment has
+                    # gone out — the first time; retransmissions never restart it.
+                    start, next_retx = now, now + self.retransmit_interval
+                else:
+                    left = None  # the sender stopped: the clock runs from here
             if not p.started and now - start >= timeout:
                 raise_no_answer(timeout)
             if p.started and now - last_progress >= self.stall_timeout:
@@ -599,6 +616,12 @@ class WorkstationClient:
         """True while cover frames go out (False once the pad ran out and the sender stopped)."""
         return self._cover is not None and self._cover.running
 
+    @property
+    def cover_stopped_because(self) -> str | None:
+        """Why the cover sender stopped by itself (None while it runs or when it is off)."""
+        cover = self._cover
+        return None if cover is None or cover.running else cover.stopped_because
+
     def disable_cover(self) -> None:
         if self._cover is not None:
             self._cover.stop()
@@ -615,14 +638,20 @@ class WorkstationClient:
 class _CoverSender:
     def __init__(self, client: WorkstationClient, rate: float, bucket: int) -> None:
         self.client, self.interval, self.bucket = client, 1.0 / rate, bucket
-        self._slots: queue.Queue[bytes] = queue.Queue()
+        self._slots: queue.Queue[tuple[bytes, threading.Event | None]] = queue.Queue()
         self._stop = threading.Event()
+        self.stopped_because: str | None = None
         self._thread = threading.Thread(target=self._run, name="cover", daemon=True)
         self._thread.start()
 
-    def enqueue(self, frames: list[bytes]) -> None:
-        for f in frames:
-            self._slots.put(f)
+    def enqueue(self, frames: list[bytes]) -> threading.Event:
+        """Queue frames for the next slots; the event is set when the last one has gone out."""
+        sent = threading.Event()
+        for i, f in enumerate(frames):
+            self._slots.put((f, sent if i == len(frames) - 1 else None))
+        if not frames:
+            sent.set()
+        return sent
 
     def waiting(self) -> bool:
         return not self._slots.empty()
@@ -636,8 +665,9 @@ class _CoverSender:
         next_at = time.monotonic()
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             next_at += self.interval
+            sent: threading.Event | None = None
             try:
-                data = self._slots.get_nowait()
+                data, sent = self._slots.get_nowait()
             except queue.Empty:
                 if c.require_gateway and not c._serving_gateway_present():
                     # Nobody to cover for: no gateway serves this pad (down, or the routers
@@ -656,10 +686,21 @@ class _CoverSender:
                             body_len=self.bucket,
                         )
                 except PadExhaustedError:
+                    self.stopped_because = "the workstation→facility bytes of this pad are used up"
                     log.warning("cover traffic stopped: pad exhausted")
                     return
+                except RedDoorError as exc:  # the medium failed: stop, and say why
+                    self.stopped_because = exc.message
+                    log.error("cover traffic stopped: %s", exc.message)
+                    return
                 c.stats["cover-sent"] += 1
-            c.transport.publish(c._w2f, data, droppable=True)
+            try:
+                c.transport.publish(c._w2f, data, droppable=True)
+            except RedDoorError as exc:  # a transient link error: this slot is lost, go on
+                c.stats["cover-publish-failed"] += 1
+                log.warning("cover slot not sent: %s", exc.message)
+            if sent is not None:
+                sent.set()
             c._drain_idle()
 
     def stop(self) -> None:
