@@ -230,6 +230,15 @@ class VaultPadBytes:
         if buf is not None:
             self._cache.move_to_end(index)
             return buf
+        buf = self._load(index)
+        self._cache[index] = buf
+        while len(self._cache) > CACHE_CHUNKS:
+            _i, old = self._cache.popitem(last=False)
+            _wipe(old)
+        return buf
+
+    def _load(self, index: int) -> bytearray:
+        """Decrypt a chunk on the token, with its pending zeros applied (not cached)."""
         path = _chunk_path(self.directory, index)
         try:
             blob = path.read_bytes()
@@ -240,10 +249,6 @@ class VaultPadBytes:
         buf = decrypt_chunk(self._token, self._label, self._manifest.pad_id, index, blob)
         for a, b in self._pending.get(index, ()):
             buf[a:b] = bytes(b - a)
-        self._cache[index] = buf
-        while len(self._cache) > CACHE_CHUNKS:
-            _i, old = self._cache.popitem(last=False)
-            _wipe(old)
         return buf
 
     def _spans(self, offset: int, length: int) -> list[tuple[int, int, int]]:
@@ -278,10 +283,24 @@ class VaultPadBytes:
                 cached[a:b] = bytes(b - a)
 
     def sync(self) -> None:
-        """Re-encrypt every chunk with pending zeroized ranges (fresh nonce, atomic replace)."""
+        """Re-encrypt every chunk with pending zeroized ranges (fresh nonce, atomic replace).
+
+        Chunks not in the read cache are decrypted into a scratch buffer, never into the cache:
+        a sync runs inside a frame's open (its receive-window write), and evicting (wiping) the
+        chunk that frame is being read from would destroy an authentic frame's pad bytes.
+        """
+        if self._closed and self._pending:
+            raise PadFormatError("facility pad copy is closed")
         for i in sorted(self._pending):
-            plain = self._chunk(i)  # applies the pending zeros
-            blob = encrypt_chunk(self._token, self._label, self._manifest.pad_id, i, bytes(plain))
+            cached = self._cache.get(i)
+            plain = cached if cached is not None else self._load(i)  # pending zeros applied
+            try:
+                blob = encrypt_chunk(
+                    self._token, self._label, self._manifest.pad_id, i, bytes(plain)
+                )
+            finally:
+                if cached is None:
+                    _wipe(plain)
             write_atomic(_chunk_path(self.directory, i), blob)
             del self._pending[i]
 

@@ -124,3 +124,32 @@ def test_wrong_bytes_are_refused_before_encryption(opened, tmp_path):
         vault.write_vault(opened.path, opened.token, m, _writer(bytes(bad), m))
     assert merkle.root(list(m.chunk_hashes)) == m.merkle_root
     assert hashlib.sha256(data[:CHUNK]).digest() == m.chunk_hashes[0]
+
+
+def test_an_authentic_frame_survives_the_sync_its_own_open_triggers(opened, tmp_path):
+    """Opening a question can write the receive window, which re-encrypts the chunks with
+    pending zeros; that must not evict (and wipe) the chunk the question is being read from."""
+    from custody import frame, link_messages
+    from custody.pad_store import open_pad_dir, read_manifest
+    from custody.practice_pad import make_practice_pad
+
+    small = 4096
+    make_practice_pad(tmp_path / "p", 1 << 20, chunk_size=small)
+    m = read_manifest(tmp_path / "p" / "facility")
+    raw = (tmp_path / "p" / "facility" / "pad.bin").read_bytes()
+    vault.write_vault(opened.path, opened.token, m, lambda i: raw[i * small : (i + 1) * small])
+    ws = open_pad_dir(tmp_path / "p" / "workstation", use_witness=False)
+    fac = vault.open_vault_copy(opened.path, opened.token, m.pad_id, use_witness=False)
+    try:
+        assert frame.open_frame(fac, frame.seal(ws, frame.Kind.QUERY, b"q1")).payload == b"q1"
+        while True:  # answers until one crosses an f2w chunk boundary (two chunks pending)
+            off = link_messages.next_send_offset(fac)
+            frame.seal(fac, frame.Kind.ANSWER_CHUNK, b"a")
+            if off // small != (off + 288 - 1) // small:
+                break
+        ws.reserve_send(70000)  # the next question lands past the receive window
+        q2 = frame.seal(ws, frame.Kind.QUERY, b"second question")
+        assert frame.open_frame(fac, q2).payload == b"second question"
+    finally:
+        ws.close()
+        fac.close()
