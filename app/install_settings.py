@@ -60,6 +60,14 @@ class InstallSettings:
             s.mode = None
         s.idle_lock_seconds = max(10, int(s.idle_lock_seconds))
         s.low_pad_fraction = min(1.0, max(0.0, float(s.low_pad_fraction)))
+        s.cover_rate = float(s.cover_rate)
+        bucket = s.cover_bucket
+        if isinstance(bucket, float) and bucket.is_integer():
+            bucket = int(bucket)  # 1024.0 from a hand-edited JSON file
+        if type(bucket) is not int:
+            log.warning("cover_bucket %r is not a whole number; using 1024", s.cover_bucket)
+            bucket = 1024
+        s.cover_bucket = bucket
         return s
 
     def to_dict(self) -> dict[str, Any]:

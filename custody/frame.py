@@ -46,6 +46,8 @@ OVERHEAD = HEADER_LEN + TAG_LEN
 FLAG_COMPRESSED = 0x01
 FLAG_FINAL = 0x02
 MAX_DECOMPRESSED = 4 << 20
+# Rejections raised after the tag verified: the frame's range is consumed and zeroized.
+REJECTED_AFTER_AUTHENTICATION = frozenset({"bad-inner", "bad-kind"})
 
 
 def _buckets() -> tuple[int, ...]:
@@ -188,7 +190,7 @@ def seal(
     """
     code = copy.send_code
     if (kind, code) not in _SENDABLE:
-        if kind is Kind.OPAQUE:
+        if kind == Kind.OPAQUE:
             raise ValueError("OPAQUE is a header marker, not a message kind")
         direction = copy.send_region.direction
         raise ValueError(f"{Kind(kind).name} frames cannot be sent {direction.label}")
@@ -207,7 +209,7 @@ def seal(
         )
     if body_len is None:
         size = BUCKETS[bisect.bisect_left(BUCKETS, inner_len)]
-    elif body_len in _BUCKET_SET and body_len >= inner_len:
+    elif type(body_len) is int and body_len in _BUCKET_SET and body_len >= inner_len:
         size = body_len
     else:
         raise ValueError(f"body length {body_len} is not a bucket that fits {inner_len} bytes")
@@ -228,8 +230,7 @@ def seal(
         out += Poly1305.generate_tag(pad[:KEY_LEN], out)
     finally:
         _wipe(inner)
-        if isinstance(pad, memoryview):
-            pad.release()
+        _done_with(pad)
         # Zeroize the range on the medium now the frame exists (and with it, a mapped view).
         copy.zeroize(offset, range_len)
     return bytes(out)
@@ -280,8 +281,7 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         if bytes(wire[HEADER_LEN + end : signed]) != bytes(pad[KEY_LEN + end :]):
             raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
     finally:
-        if isinstance(pad, memoryview):
-            pad.release()  # never wipe here: a mapped view is the medium itself
+        _done_with(pad)
         if consumed:
             copy.zeroize(offset, range_len)
     compressed = bool(flags & FLAG_COMPRESSED)
@@ -297,6 +297,16 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         range_len,
         compressed,
     )
+
+
+def _done_with(pad: bytes | bytearray | memoryview) -> None:
+    """Let go of a range's pad bytes: release a view (never wipe through it: a mapped view is
+    the medium itself, zeroized by the copy), wipe a private copy (a range over two vault
+    chunks is assembled in a bytearray)."""
+    if isinstance(pad, memoryview):
+        pad.release()
+    elif isinstance(pad, bytearray):
+        _wipe(pad)
 
 
 def _check_inner(h: Header, kind: int, flags: int, length: int) -> None:

@@ -448,6 +448,9 @@ class Gateway:
             if exc.reason == "replay":
                 self._on_replay(lane, digest)
             else:
+                if exc.reason in frame.REJECTED_AFTER_AUTHENTICATION:
+                    lane.floor_dirty = True  # its range was consumed: the mark moved
+                    self._floor_event.set()
                 self.stats[f"rejected-{exc.reason}"] += 1
                 log.warning("rejected a frame for pad %s: %s", pad_id.hex()[:8], exc.reason)
             return

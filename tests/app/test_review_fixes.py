@@ -185,6 +185,11 @@ def test_pad_low_threshold_is_the_lower_of_a_count_and_a_fraction():
     assert pad_low_threshold(half, 500, 0.10) == 48
     assert InstallSettings().low_pad_fraction == 0.10
     assert InstallSettings.from_dict({"low_pad_fraction": 7}).low_pad_fraction == 1.0
+    # A hand-edited settings file: 1024.0 is taken as 1024, anything else falls back.
+    assert InstallSettings.from_dict({"cover_bucket": 1024.0}).cover_bucket == 1024
+    assert type(InstallSettings.from_dict({"cover_bucket": 1024.0}).cover_bucket) is int
+    assert InstallSettings.from_dict({"cover_bucket": "big"}).cover_bucket == 1024
+    assert InstallSettings.from_dict({"cover_rate": 2}).cover_rate == 2.0
 
 
 # -- 8. custody transfer from the GUI ----------------------------------------------------------

@@ -228,3 +228,70 @@ def test_oversized_payload_must_be_fragmented(pair) -> None:
     ws, _ = pair
     with pytest.raises(frame.PayloadTooLarge):
         frame.seal(ws, Kind.QUERY, bytes(frame.MAX_PAYLOAD + 1))
+
+
+# -- authentic but malformed: built by hand from the pad bytes --------------------------------
+
+
+def _authentic(fac, index: int, inner: bytes, *, clear_kind: int = Kind.QUERY) -> bytes:
+    """A W2F frame with a valid tag over whatever `inner` says, at the index-th 288-byte range."""
+    from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+    body_len = 256
+    offset = fac.recv_region.start + index * (frame.KEY_LEN + body_len)
+    pad = bytes(fac.read(offset, frame.KEY_LEN + body_len))
+    header = frame.HEADER.pack(
+        frame.MAGIC, frame.VERSION, clear_kind, fac.recv_code, 0, 0, fac.pad_id, offset,
+        frame.KEY_LEN + body_len, body_len,
+    )  # fmt: skip
+    padded = inner.ljust(body_len, b"\0")
+    body = bytes(a ^ b for a, b in zip(padded, pad[frame.KEY_LEN :], strict=True))
+    return header + body + Poly1305.generate_tag(pad[: frame.KEY_LEN], header + body)
+
+
+def _inner(kind: int, length: int, payload: bytes = b"", flags: int = frame.FLAG_FINAL) -> bytes:
+    return frame.INNER.pack(kind, flags, 0, bytes(16), length) + payload
+
+
+@pytest.mark.parametrize(
+    ("inner", "clear_kind", "reason"),
+    [
+        (_inner(Kind.QUERY, 2, b"hi") + b"\0\0\x01", Kind.QUERY, "bad-inner"),  # padding not 0
+        (_inner(Kind.QUERY, 231), Kind.QUERY, "bad-inner"),  # length past the body
+        (_inner(Kind.QUERY, 0, flags=0x04), Kind.QUERY, "bad-inner"),  # unknown flag
+        (_inner(Kind.PING, 0), Kind.QUERY, "bad-inner"),  # clear and inner kinds disagree
+        (_inner(99, 0), Kind.OPAQUE, "bad-inner"),  # unknown inner kind
+        (_inner(Kind.ANSWER_CHUNK, 0), Kind.OPAQUE, "bad-kind"),  # an answer travelling w2f
+    ],
+)
+def test_authentic_but_malformed_frames_are_refused_and_their_range_is_spent(
+    pair, inner, clear_kind, reason
+) -> None:
+    _ws, fac = pair
+    data = _authentic(fac, 0, inner, clear_kind=clear_kind)
+    h = frame.parse_header(data)
+    with pytest.raises(FrameRejected) as info:
+        frame.open_frame(fac, data)
+    assert info.value.reason == reason
+    assert reason in frame.REJECTED_AFTER_AUTHENTICATION
+    # The tag verified, so the range is consumed and zeroized: the same bytes are a replay now.
+    assert bytes(fac.read(h.offset, h.range_len)) == bytes(h.range_len)
+    with pytest.raises(FrameRejected) as again:
+        frame.open_frame(fac, data)
+    assert again.value.reason == "replay"
+
+
+def test_a_well_formed_hand_built_frame_opens(pair) -> None:
+    """The builder above is right: the same construction with a proper inner opens."""
+    _ws, fac = pair
+    msg = frame.open_frame(fac, _authentic(fac, 0, _inner(Kind.QUERY, 2, b"hi")))
+    assert (msg.kind, msg.payload, msg.final) == (Kind.QUERY, b"hi", True)
+
+
+def test_a_bucket_that_is_not_an_int_is_refused_before_any_pad_is_reserved(pair) -> None:
+    ws, _fac = pair
+    before = ws.remaining_send()
+    with pytest.raises(ValueError, match="not a bucket"):
+        frame.seal(ws, Kind.COVER, b"", conceal=True, body_len=1024.0)  # type: ignore[arg-type]
+    assert ws.remaining_send() == before
+    assert len(frame.seal(ws, Kind.COVER, b"", conceal=True, body_len=1024)) == 40 + 1024 + 16

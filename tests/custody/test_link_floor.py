@@ -81,3 +81,26 @@ def test_floor_hint_is_coalesced_in_a_burst_and_ends_current(tmp_path: Path) -> 
     finally:
         ws.close()
         gw.stop()
+
+
+def test_a_frame_refused_after_authentication_still_moves_the_announced_mark(
+    tmp_path: Path,
+) -> None:
+    from tests.custody.test_frame import _authentic, _inner
+
+    os.environ["REDDOOR_STATE_DIR"] = str(tmp_path / "state")
+    make_practice_pad(tmp_path / "p", 4 << 20)
+    t = _CountingTransport()
+    provider = DirectoryPadProvider(tmp_path / "p" / "facility")
+    gw = Gateway(t, provider, EchoBackend(), floor_interval=0.0)  # type: ignore[arg-type]
+    gw.start()
+    try:
+        lane = next(iter(gw._lanes.values()))
+        start = t.floors[-1]
+        bad = _authentic(lane.copy, 0, _inner(frame.Kind.QUERY, 0, flags=0x04))  # bad flags
+        gw._on_frame(lane.copy.pad_id, bad)
+        assert gw.stats["rejected-bad-inner"] == 1 and not t.published
+        assert _wait_for(lambda: t.floors[-1] > start)  # its range is spent: announced
+        assert t.floors[-1] == link_messages.receive_floor(lane.copy)
+    finally:
+        gw.stop()
