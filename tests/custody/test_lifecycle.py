@@ -314,3 +314,7 @@ def test_events_that_do_not_move_a_pad_are_passed_over_quietly(caplog):
         rec = _derive(*events)
     assert rec.state == "sealed" and not rec.anomalies
     assert not [r for r in caplog.records if "unexpected payload" in r.getMessage()]
+    # An unknown pad event is not silently dropped: it is an anomaly on the pad's record.
+    odd = _derive(*events, _event(6, "pad.teleported", {"pad_id": PAD}))
+    assert odd.state == "sealed"
+    assert odd.anomalies == ["event 6: unknown pad event type 'pad.teleported'"]
