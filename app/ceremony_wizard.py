@@ -43,7 +43,7 @@ from app.ceremony_handler import QtCeremonyHandler, Question
 from app.facility import USB_DIR, Facility
 from app.step_summary import generic_lines, info_lines, step_summary
 from app.summary_view import SummaryView
-from app.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
+from app.widgets import FingerprintView, PlainLabel, StatusBanner, error_label, error_text
 from app.workers import Task, WorkerRunner
 from ceremony import state_machine
 from ceremony.state_machine import CeremonyOutcome, CeremonyPlan
@@ -335,8 +335,7 @@ class CeremonyStation(QWidget):
         f = self.prompt_text.font()
         f.setBold(True)
         self.prompt_text.setFont(f)
-        self.prompt_error = PlainLabel("", box)
-        self.prompt_error.setStyleSheet("color: #a50e0e; font-weight: bold;")
+        self.prompt_error = error_label(box, None)
         form = QFormLayout()
         self.officer_combo = QComboBox(box)
         self.officer_combo.setEditable(True)

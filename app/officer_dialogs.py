@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import PlainLabel, error_text
+from app.widgets import PlainLabel, error_label, error_text
 from app.workers import WorkerRunner
 
 Approvers = list[tuple[str, str]]
@@ -73,9 +73,7 @@ class TwoOfficerDialog(QDialog):
             self.names.append(combo)
             self.passphrases.append(pw)
             lay.addWidget(box)
-        self.error = PlainLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setStyleSheet("color: #a50e0e; font-weight: bold;")
+        self.error = error_label(self)
         lay.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -175,8 +173,7 @@ class OfficerPassphraseDialog(QDialog):
             self.name.hide()
         form.addRow("Passphrase", self.passphrase)
         lay.addLayout(form)
-        self.error = PlainLabel("", self)
-        self.error.setStyleSheet("color: #a50e0e; font-weight: bold;")
+        self.error = error_label(self, None)
         lay.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import PlainLabel
+from app.widgets import PlainLabel, error_label
 
 MAX_SERIAL = 64
 MAX_NAME = 120
@@ -118,9 +118,7 @@ class TransferDialog(QDialog):
         self.warning = PlainLabel("", self)
         self.warning.setStyleSheet("color: #8a5300; font-weight: bold;")
         lay.addWidget(self.warning)
-        self.error = PlainLabel("", self)
-        self.error.setObjectName("dialogError")
-        self.error.setStyleSheet("color: #a50e0e; font-weight: bold;")
+        self.error = error_label(self)
         lay.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self

@@ -39,6 +39,18 @@ class PlainLabel(QLabel):
         super().setText(text)
 
 
+ERROR_TEXT_STYLE = "color: #a50e0e; font-weight: bold;"
+
+
+def error_label(parent: QWidget | None, object_name: str | None = "dialogError") -> PlainLabel:
+    """The red, bold, plain-text line a dialog or form shows its refusal in."""
+    label = PlainLabel("", parent)
+    if object_name:
+        label.setObjectName(object_name)
+    label.setStyleSheet(ERROR_TEXT_STYLE)
+    return label
+
+
 def plain_view(text: str = "", parent: QWidget | None = None) -> QPlainTextEdit:
     view = QPlainTextEdit(parent)
     view.setReadOnly(True)

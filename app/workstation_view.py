@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.usb_detect import DetectedPad, detect
-from app.widgets import PlainLabel, StatusBanner, error_text
+from app.widgets import ERROR_TEXT_STYLE, PlainLabel, StatusBanner, error_text
 from app.workers import WorkerRunner
 from app.workstation_session import WorkstationSession, probe_gateways
 from custody.link_messages import CoverCost, duration_text
@@ -154,7 +154,7 @@ class MessageCard(QFrame):
     def fail(self, message: str) -> None:
         self.answer_header.setText("No complete answer:")
         self.details.setText(message)
-        self.details.setStyleSheet("color: #a50e0e; font-weight: bold;")
+        self.details.setStyleSheet(ERROR_TEXT_STYLE)
 
     @property
     def answer_text(self) -> str:

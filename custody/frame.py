@@ -236,6 +236,12 @@ def seal(
     return bytes(out)
 
 
+def seal_cover(copy: PadCopy, bucket: int) -> bytes:
+    """One cover frame: no payload, kind concealed, body of exactly `bucket` — the same on the
+    wire as any other frame of a covered direction."""
+    return seal(copy, Kind.COVER, b"", conceal=True, body_len=bucket)
+
+
 def open_frame(copy: PadCopy, data: bytes) -> Message:
     """Check, authenticate and decrypt one frame addressed to `copy`. Raises FrameRejected.
 

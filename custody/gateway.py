@@ -276,13 +276,7 @@ class Gateway:
                         continue
                     try:
                         with lane.lock:
-                            data = frame.seal(
-                                lane.copy,
-                                frame.Kind.COVER,
-                                b"",
-                                conceal=True,
-                                body_len=bucket,
-                            )
+                            data = frame.seal_cover(lane.copy, bucket)
                     except PadExhaustedError:
                         exhausted.add(lane.pad_id)
                         log.warning(

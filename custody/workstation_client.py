@@ -677,14 +677,7 @@ class _CoverSender:
                     continue
                 try:
                     with c._pad_lock:
-                        data = frame.seal(
-                            c.copy,
-                            frame.Kind.COVER,
-                            b"",
-                            msg_id=bytes(16),
-                            conceal=True,
-                            body_len=self.bucket,
-                        )
+                        data = frame.seal_cover(c.copy, self.bucket)
                 except PadExhaustedError:
                     self.stopped_because = "the workstation→facility bytes of this pad are used up"
                     log.warning("cover traffic stopped: pad exhausted")
