@@ -43,7 +43,14 @@ from custody.errors import (
 )
 from custody.link_chronicle import Chronicle, QueryRecord
 from custody.pad_manifest import Direction, Side
-from custody.pad_store import MANIFEST_NAME, PadCopy, default_state_dir, open_pad_dir, read_manifest
+from custody.pad_store import (
+    MANIFEST_NAME,
+    CopyGuard,
+    PadCopy,
+    default_state_dir,
+    open_pad_dir,
+    read_manifest,
+)
 from custody.zenoh_transport import Subscription, Transport
 
 log = logging.getLogger(__name__)
@@ -64,10 +71,13 @@ class PadProvider(Protocol):
 class DirectoryPadProvider:
     """A directory holding one facility copy per subdirectory (or itself one copy)."""
 
-    def __init__(self, root: Path, *, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, *, state_dir: Path | None = None, guard: CopyGuard | None = None
+    ) -> None:
         if not root.is_dir():
             raise UsageError(f"--pads {root} is not a directory")
         self.state_dir = state_dir
+        self.guard = guard  # custody.ledger_marks.MarksGuard when served under a home
         dirs = (
             [root]
             if (root / MANIFEST_NAME).exists()
@@ -82,14 +92,21 @@ class DirectoryPadProvider:
     def pad_ids(self) -> Sequence[bytes]:
         return list(self._dirs)
 
+    def directory(self, pad_id: bytes) -> Path:
+        """Where the copy of `pad_id` is (KeyError: not in this directory)."""
+        return self._dirs[pad_id]
+
     def open(self, pad_id: bytes) -> PadCopy:
-        copy = open_pad_dir(self._dirs[pad_id], state_dir=self.state_dir)
-        if copy.side is not Side.FACILITY:
-            copy.abandon()
-            raise PadFormatError(
-                f"{self._dirs[pad_id]} is a workstation copy; the gateway needs facility copies"
-            )
-        return copy
+        def opener() -> PadCopy:
+            copy = open_pad_dir(self._dirs[pad_id], state_dir=self.state_dir)
+            if copy.side is not Side.FACILITY:
+                copy.abandon()
+                raise PadFormatError(
+                    f"{self._dirs[pad_id]} is a workstation copy; the gateway needs facility copies"
+                )
+            return copy
+
+        return opener() if self.guard is None else self.guard.open(pad_id, opener)
 
 
 class CombinedPadProvider:
@@ -494,8 +511,14 @@ class Gateway:
     def _on_replay(self, lane: _Lane, digest: bytes) -> None:
         qid = self.cache.lookup(lane.pad_id, digest)
         if qid is None:
+            # Its range is consumed (journal, or the ledger's marks after a resync) and this
+            # host has no answer to resend: refused before any backend call.
             self.stats["replay-unknown"] += 1
-            log.info("replayed frame with no cached answer dropped (pad %s)", lane.pad_id.hex()[:8])
+            log.warning(
+                "refused a replayed frame for pad %s: its range was already consumed and no "
+                "answer is cached to resend",
+                lane.pad_id.hex()[:8],
+            )
             return
         now = time.monotonic()
         if now - lane.last_resend.get(qid, 0.0) < self.resend_min_interval:

@@ -260,23 +260,37 @@ def open_home(home: Path, pin: str | None = None) -> OpenHome:
         softhsm_conf=_softhsm_conf(home, settings),
     )
     try:
-        try:
-            sealed = (home / SEALED_KEY).read_bytes()
-        except OSError:
-            raise HomeError(f"the sealed ledger key {home / SEALED_KEY} is missing") from None
-        db_key = token.unseal_secret(settings.db_key_label, sealed, _db_key_aad(settings.origin))
-        public_key = token.ed25519_public_key(settings.signing_key_label)
-        conn = ledger_store.open_db(home / LEDGER_DB, db_key)
-        del db_key
-        ledger = Ledger(
-            conn,
-            public_key=public_key,
-            signer=lambda data: token.sign_ed25519(settings.signing_key_label, data),
-        )
+        ledger = open_ledger(home, settings, token)
     except BaseException:
         token.close()
         raise
     return OpenHome(home, settings, token, ledger)
+
+
+def open_ledger_db(home: Path, settings: HomeSettings, token: hsm.Token, **kw: Any) -> Any:
+    """Another SQLCipher connection to the home's ledger, unlocked with its logged-in token
+    (an SQLite connection belongs to the thread that opened it unless `check_same_thread`
+    is False, and then its user serialises every call)."""
+    try:
+        sealed = (home / SEALED_KEY).read_bytes()
+    except OSError:
+        raise HomeError(f"the sealed ledger key {home / SEALED_KEY} is missing") from None
+    db_key = token.unseal_secret(settings.db_key_label, sealed, _db_key_aad(settings.origin))
+    try:
+        return ledger_store.open_db(home / LEDGER_DB, db_key, **kw)
+    finally:
+        del db_key
+
+
+def open_ledger(home: Path, settings: HomeSettings, token: hsm.Token, **kw: Any) -> Ledger:
+    """The home's ledger on a new connection (`open_ledger_db`), able to sign checkpoints."""
+    public_key = token.ed25519_public_key(settings.signing_key_label)
+    conn = open_ledger_db(home, settings, token, **kw)
+    return Ledger(
+        conn,
+        public_key=public_key,
+        signer=lambda data: token.sign_ed25519(settings.signing_key_label, data),
+    )
 
 
 def describe(settings: HomeSettings) -> dict[str, Any]:

@@ -73,6 +73,7 @@ TWO_PERSON_TYPES = {
     "custody.delivered",
     "custody.exception",
     "pad.activated",
+    "pad.resynced",  # a facility copy moved up to the ledger's marks (custody/ledger_marks.py)
     "pad.resumed",
     "pad.exhausted",
     "pad.retired",

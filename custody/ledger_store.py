@@ -24,8 +24,11 @@ IntegrityError = sqlcipher3.IntegrityError
 OperationalError = sqlcipher3.OperationalError
 
 
-def open_db(path: Path, key: bytes, *, create: bool = False) -> Any:
-    """Open (or with `create`, create) the SQLCipher database at `path` with raw key `key`."""
+def open_db(
+    path: Path, key: bytes, *, create: bool = False, check_same_thread: bool = True
+) -> Any:
+    """Open (or with `create`, create) the SQLCipher database at `path` with raw key `key`.
+    `check_same_thread=False`: the caller serialises every use of the connection itself."""
     if len(key) != KEY_BYTES:
         raise LedgerKeyError("the ledger key must be 256 bits")
     if not create and not path.is_file():
@@ -34,7 +37,12 @@ def open_db(path: Path, key: bytes, *, create: bool = False) -> Any:
         # Created 0600 before SQLite opens it; SQLite gives -wal/-shm files the same mode.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
-        conn = sqlcipher3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlcipher3.connect(
+            str(path),
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=check_same_thread,
+        )
     except sqlcipher3.Error as exc:
         raise LedgerError(f"cannot open the ledger database at {path}") from exc
     try:

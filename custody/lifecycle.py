@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from custody import canonical_json, ledger_store
+from custody import canonical_json
 from custody import pad_id as pad_ids
 from custody.errors import (
     AlreadyDestroyed,
@@ -60,6 +60,7 @@ from custody.home import OpenHome
 from custody.ledger import Ledger
 from custody.ledger_entry import Event
 from custody.link_chronicle import LEDGER_EVENT
+from custody.pad_manifest import Side
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ EXHAUSTED_EVENT = "pad.exhausted"
 RETIRED_EVENT = "pad.retired"
 DESTROYED_EVENT = "pad.destroyed"
 DESTROY_FAILED = "pad.destroy_failed"  # one-person (station): an approved act that failed
+RESYNC_EVENT = "pad.resynced"  # two: a facility copy moved up to the ledger's marks (no state)
 
 CUSTODY_EVENTS = (
     TRANSFERRED,
@@ -369,6 +371,15 @@ class Deriver:
                 f"approved {p.get('method')} of the {p.get('copy')} copy FAILED: {p.get('error')}",
             )
             return
+        if e.type == RESYNC_EVENT:
+            forgone = p.get("forgone", {})
+            self._note(
+                rec,
+                e,
+                f"{p.get('side')} copy moved up to the ledger's marks (restored or copied): "
+                + ", ".join(f"{d} {int(n):,} bytes forgone" for d, n in sorted(forgone.items())),
+            )
+            return
         if e.type == EXCEPTION:
             rec.exceptions += 1
             self._note(
@@ -451,10 +462,11 @@ class Deriver:
             self._note(rec, e, "ceremony closed")
 
 
-# Events that name a pad without moving its state (the custody view feeds every event).
-NON_MOVING_PAD_EVENTS = frozenset({"pad.copies_verified"})
+# Events that name a pad without moving its state (the custody view feeds every event):
+# pad.marks mirrors a facility journal write (custody.ledger_marks), many per pad.
+NON_MOVING_PAD_EVENTS = frozenset({"pad.copies_verified", "pad.marks"})
 
-_SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS)
+_SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT)
 
 
 def _rows(conn: Any, after: int, types: Sequence[str], upto: int = 1 << 62) -> Iterable[Event]:
@@ -644,6 +656,59 @@ def facility_consumption(oh: OpenHome, rec: PadRecord) -> dict[str, Any] | None:
         return pad_status.read_status(directory).to_dict()
     except PadFormatError:
         return None
+
+
+@dataclass(frozen=True)
+class Resync:
+    event: Event | None  # None: the copy was not behind, nothing recorded or changed
+    forgone: tuple[int, int]  # bytes skipped (sent direction, received direction)
+    display: str
+
+
+def resync(
+    oh: OpenHome,
+    pad: str,
+    approvers: Sequence[tuple[str, str]],
+    *,
+    pads_dir: Path | None = None,
+) -> Resync:
+    """Move a facility copy found behind the ledger up to the ledger's marks (two officers).
+
+    The copy is the home's vault copy, or the one in `pads_dir` (a `--pads` directory). It is
+    opened without its own rollback checks (they are what refused it) and only ever moved up:
+    to the ledger's marks, and to the host witness's if the witness saw a later journal. The
+    approved `pad.resynced` event records both marks and the bytes forgone before the journal
+    is written; a crash in between leaves a copy that is still behind: run it again.
+    """
+    from custody import ledger_marks, vault
+    from custody.gateway import DirectoryPadProvider
+    from custody.pad_store import open_pad_dir
+
+    raw = pad_ids.parse(pad)
+    display = pad_ids.display(raw)
+    if pads_dir is not None:
+        try:
+            directory = DirectoryPadProvider(pads_dir).directory(raw)
+        except KeyError:
+            raise LifecycleError(f"{pads_dir} holds no copy of pad {display}") from None
+        copy = open_pad_dir(directory, verify=False)
+    else:
+        copy = vault.open_vault_copy(oh.path, oh.token, raw, verify=False)
+    try:
+        if copy.side is not Side.FACILITY:
+            raise LifecycleError(f"that copy of pad {display} is not a facility copy")
+        witness = copy.witness.read() if copy.witness is not None else None
+        plan = ledger_marks.plan_resync(oh.ledger, copy, witness)
+        if not plan.gap and (witness is None or witness.generation <= copy.generation):
+            copy.close()
+            return Resync(None, (0, 0), display)
+        event = _record_two(oh, RESYNC_EVENT, plan.payload(), approvers)
+        forgone = ledger_marks.apply_resync(copy, plan, oh.ledger, actor="pad resync")
+        copy.close()
+    except BaseException:
+        copy.abandon()
+        raise
+    return Resync(event, forgone, display)
 
 
 def retire(
@@ -948,14 +1013,7 @@ class LedgerStatePoll:
         if conn is None:
             from custody import home
 
-            sealed = (self.path / home.SEALED_KEY).read_bytes()
-            key = self.token.unseal_secret(
-                self.settings.db_key_label,
-                sealed,
-                home._db_key_aad(self.settings.origin),  # the home's own AAD rule
-            )
-            conn = ledger_store.open_db(self.path / home.LEDGER_DB, key)
-            del key
+            conn = home.open_ledger_db(self.path, self.settings, self.token)
             self._local.conn = conn
             self._conns.append(conn)
         return conn

@@ -131,6 +131,20 @@ class FilePadBytes:
 _ZEROS = bytes(1 << 17)
 
 
+def _gaps(start: int, end: int, covered: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of [start, end) that no interval of `covered` (sorted, disjoint) covers."""
+    out, pos = [], start
+    for a, b in covered:
+        if b <= pos or a >= end:
+            continue
+        if a > pos:
+            out.append((pos, a))
+        pos = max(pos, b)
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
 def _zeros(length: int) -> bytes | memoryview:
     return memoryview(_ZEROS)[:length] if length <= len(_ZEROS) else bytes(length)
 
@@ -192,6 +206,13 @@ class Witness:
         write_atomic(self.path, state.to_bytes(), durable=False)
 
 
+class CopyGuard(Protocol):
+    """Something outside the copy that must agree before it is used, e.g. the facility
+    ledger (custody.ledger_marks.MarksGuard): `open` runs `opener` and checks what it opened."""
+
+    def open(self, pad_id: bytes, opener: Callable[[], PadCopy]) -> PadCopy: ...
+
+
 class PadCopy:
     """A side's view of one pad. Use `open_pad_dir` for a pad directory."""
 
@@ -208,6 +229,11 @@ class PadCopy:
         on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.manifest = manifest
+        # Called with every new journal state before it is written (and before any byte it
+        # reserves is used); raising stops the write. The facility home's ledger mirrors its
+        # facility copies' journals through this (custody.ledger_marks), so that a copy
+        # restored from a backup can be recognised against the ledger, which is not restored.
+        self.before_journal: Callable[[JournalState], None] | None = None
         self.side = journal.side
         self.journal_path = journal_path
         self.pad_bytes = pad_bytes
@@ -295,13 +321,14 @@ class PadCopy:
         send_reserved: int | None = None,
         recv_mark: int | None = None,
         recv_seen: list[tuple[int, int]] | None = None,
+        generation: int = 0,
     ) -> None:
         old = self._state
         state = JournalState(
             pad_id=old.pad_id,
             manifest_sha256=old.manifest_sha256,
             side=self.side,
-            generation=old.generation + 1,
+            generation=max(old.generation + 1, generation),
             send_reserved=old.send_reserved if send_reserved is None else send_reserved,
             recv_mark=old.recv_mark if recv_mark is None else recv_mark,
             recv_seen=list(old.recv_seen if recv_seen is None else recv_seen),
@@ -309,6 +336,8 @@ class PadCopy:
         # Used ranges are zeroized on the medium before the journal that stops their reuse
         # moves on (the rollback probe in check_medium relies on this order).
         self.flush_zeroize()
+        if self.before_journal is not None:
+            self.before_journal(state)
         write_atomic(self.journal_path, state.to_bytes())
         self._state = state
         if self.witness is not None:
@@ -317,6 +346,57 @@ class PadCopy:
     @property
     def generation(self) -> int:
         return self._state.generation
+
+    @property
+    def journal(self) -> JournalState:
+        """The journal as last written (the marks the medium holds durably)."""
+        return self._state
+
+    def raise_marks(
+        self, send_to: int, recv_to: int, *, generation_at_least: int = 0
+    ) -> tuple[int, int]:
+        """Move the send reservation up to `send_to` and the receive mark up to `recv_to`
+        (never down), zeroizing what is passed over; return the bytes forgone per direction.
+
+        For a copy found behind a record it cannot argue with (the facility ledger): every
+        byte below the new marks is treated as used, which can waste pad but never reuse it.
+        The journal written gets at least `generation_at_least` (above a witness or a ledger
+        record that saw later generations of a restored journal).
+        """
+        self._ensure_open()
+        send_to = min(max(send_to, self._next), self.send_region.end)
+        recv_to = min(max(recv_to, self._recv_floor), self.recv_region.end)
+        forgone_send = send_to - self._next
+        # Receive bytes passed over: the new span minus what was already seen in it.
+        seen_below = sum(
+            min(b, recv_to) - max(a, self._recv_floor)
+            for a, b in self._recv_seen.items()
+            if a < recv_to and b > self._recv_floor
+        )
+        forgone_recv = recv_to - self._recv_floor - seen_below
+        if forgone_send == 0 and forgone_recv == 0 and generation_at_least <= self.generation:
+            return 0, 0
+        if forgone_send:
+            self.zeroize(self._next, forgone_send)
+        for a, b in _gaps(self._recv_floor, recv_to, self._recv_seen.items()):
+            self.zeroize(a, b - a)
+        seen = IntervalSet(
+            [(max(a, recv_to), b) for a, b in self._recv_seen.items() if b > recv_to]
+        )
+        while (floor := seen.pop_prefix(recv_to)) != recv_to:
+            recv_to = floor
+        mark = max(recv_to, self._state.recv_mark)
+        self._write_journal(
+            send_reserved=max(send_to, self._state.send_reserved),
+            recv_mark=mark,
+            recv_seen=[(max(a, mark), b) for a, b in seen.items() if b > mark],
+            generation=generation_at_least,
+        )
+        self._next = send_to
+        self._recv_floor = recv_to
+        self._recv_seen = seen
+        self._recv_durable = max(self._recv_durable, mark)
+        return forgone_send, forgone_recv
 
     # -- sending --------------------------------------------------------------------------
     def remaining_send(self, *, include_reserve: bool = False) -> int:
@@ -499,11 +579,14 @@ def open_copy(
     block: int = DEFAULT_BLOCK,
     use_witness: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    verify: bool = True,
 ) -> PadCopy:
     """Open the copy whose manifest and journal are in `directory`, its bytes from `make_bytes`.
 
     One sequence for every kind of copy (a USB directory, the facility's HSM vault): take the
     lock, bind the journal to the manifest, then the rollback checks (host witness, medium).
+    `verify=False` skips the rollback checks: only for moving a copy *up* to a record that
+    outranks them (`pad resync`), never for using it.
     """
     manifest = read_manifest(directory)
     lock_fd = lock_directory(directory)
@@ -532,8 +615,9 @@ def open_copy(
         on_warning=on_warning,
     )
     try:
-        copy.check_witness()
-        copy.check_medium()
+        if verify:
+            copy.check_witness()
+            copy.check_medium()
     except BaseException:
         copy.abandon()
         raise
@@ -547,6 +631,7 @@ def open_pad_dir(
     block: int = DEFAULT_BLOCK,
     use_witness: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    verify: bool = True,
 ) -> PadCopy:
     """Open a pad directory (a USB stick, a practice copy) for use."""
     directory = Path(directory)
@@ -559,6 +644,7 @@ def open_pad_dir(
         block=block,
         use_witness=use_witness,
         on_warning=on_warning,
+        verify=verify,
     )
 
 

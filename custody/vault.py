@@ -45,6 +45,7 @@ from custody.hsm import GCM_NONCE_BYTES, Token
 from custody.pad_manifest import Manifest, Side
 from custody.pad_store import (
     MANIFEST_NAME,
+    CopyGuard,
     PadCopy,
     open_copy,
     write_pad_dir,
@@ -368,6 +369,7 @@ def open_vault_copy(
     state_dir: Path | None = None,
     use_witness: bool = True,
     on_warning: Callable[[str], None] | None = None,
+    verify: bool = True,
 ) -> PadCopy:
     """Open the facility side of a pad as a `PadCopy` (journal in the home, bytes on the HSM)."""
     directory = vault_dir(home, pad_id)
@@ -379,6 +381,7 @@ def open_vault_copy(
         state_dir=state_dir,
         use_witness=use_witness,
         on_warning=on_warning,
+        verify=verify,
     )
 
 
@@ -396,7 +399,11 @@ def vault_pad_ids(home: Path) -> list[bytes]:
 
 
 class VaultPadProvider:
-    """The gateway's `PadProvider` over the facility home's vault (one token per process)."""
+    """The gateway's `PadProvider` over the facility home's vault (one token per process).
+
+    `guard` (custody.ledger_marks.MarksGuard on the same home's ledger) checks each copy against
+    the ledger when it is opened and mirrors its journal writes there.
+    """
 
     def __init__(
         self,
@@ -405,10 +412,12 @@ class VaultPadProvider:
         *,
         state_dir: Path | None = None,
         only: Sequence[bytes] | None = None,
+        guard: CopyGuard | None = None,
     ) -> None:
         self.home = home
         self.token = token
         self.state_dir = state_dir
+        self.guard = guard
         self._only = None if only is None else set(only)
 
     def pad_ids(self) -> Sequence[bytes]:
@@ -416,4 +425,7 @@ class VaultPadProvider:
         return ids if self._only is None else [i for i in ids if i in self._only]
 
     def open(self, pad_id: bytes) -> PadCopy:
-        return open_vault_copy(self.home, self.token, pad_id, state_dir=self.state_dir)
+        def opener() -> PadCopy:
+            return open_vault_copy(self.home, self.token, pad_id, state_dir=self.state_dir)
+
+        return opener() if self.guard is None else self.guard.open(pad_id, opener)

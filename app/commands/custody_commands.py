@@ -1,5 +1,6 @@
 """`reddoor custody transfer|deliver|state` and the lifecycle actions of the `pad` group
-(`pad activate|suspend|resume|compromise|retire|destroy|reconcile`), hooked in by pad_commands.
+(`pad activate|suspend|resume|compromise|resync|retire|destroy|reconcile`), hooked in by
+pad_commands.
 
 Every step's state comes from the ledger (custody/lifecycle.py); two-officer steps take
 `--officer NAME=PASSFILE` twice. Secrets come from files, never from argv.
@@ -104,6 +105,28 @@ def register_pad_actions(psub: Any, common: argparse.ArgumentParser) -> None:
     _pin(rs)
     rs.add_argument("--json", action="store_true")
     rs.set_defaults(handler=cmd_resume)
+
+    ry = psub.add_parser(
+        "resync",
+        parents=[common],
+        help="move a facility copy found behind the ledger up to its marks (two officers)",
+        description="A facility copy restored from a backup (or copied) is behind the facility "
+        "ledger, and the gateway refuses it (exit 5): serving it would use pad bytes again. "
+        "This moves it up to the ledger's marks — every byte the ledger records as used, or "
+        "possibly used, is skipped — and records pad.resynced with both officers' approval. It "
+        "never moves a copy down, and wastes the skipped pad; nothing is reused.",
+    )
+    ry.add_argument("pad_id", metavar="PADID")
+    ry.add_argument(
+        "--pads",
+        type=Path,
+        default=None,
+        help="the --pads directory holding the copy (default: the home's HSM vault)",
+    )
+    _officers(ry)
+    _pin(ry)
+    ry.add_argument("--json", action="store_true")
+    ry.set_defaults(handler=cmd_resync)
 
     rt = psub.add_parser(
         "retire",
@@ -289,6 +312,27 @@ def cmd_retire(args: argparse.Namespace) -> int:
     return _done(args, e, f"pad {e.payload['pad_id_display']} {word}")
 
 
+def cmd_resync(args: argparse.Namespace) -> int:
+    from custody import lifecycle
+
+    approvers = _approvers(args)
+    with _open(args) as h:
+        done = lifecycle.resync(h, args.pad_id, approvers, pads_dir=args.pads)
+    if done.event is None:
+        if args.json:
+            print(json.dumps({"pad_id_display": done.display, "resynced": False}))
+        else:
+            print(f"pad {done.display}: the facility copy is not behind the ledger; nothing to do")
+        return 0
+    sent, received = done.forgone
+    return _done(
+        args,
+        done.event,
+        f"pad {done.display}: facility copy moved up to the ledger's marks "
+        f"({sent:,} facility→workstation and {received:,} workstation→facility bytes forgone)",
+    )
+
+
 def _check_writable(out: Path) -> None:
     """Refuse, before anything is destroyed, a certificate path that cannot be written."""
     if out.is_dir():
@@ -360,8 +404,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         source = str(args.chronicle)
     else:
         with _open(args) as h:
-            lifecycle.find_pad(h.ledger, args.pad_id)
             records = reconcile.gateway_records_from_ledger(h.ledger, raw.hex())
+            if not records:  # a pad the gateway never served here: is it known at all?
+                lifecycle.find_pad(h.ledger, args.pad_id)
         source = "ledger"
     result = reconcile.reconcile(raw.hex(), records, ws, gateway_source=source)
     if args.json:

@@ -248,17 +248,17 @@ def _home_opener(args: argparse.Namespace) -> Any:
     return lambda: home.open_home(path, pin)
 
 
-def _pad_provider(args: argparse.Namespace, token: Any) -> Any:
+def _pad_provider(args: argparse.Namespace, token: Any, guard: Any) -> Any:
     from custody.gateway import CombinedPadProvider, DirectoryPadProvider
 
     providers: list[Any] = []
     if args.pads is not None:
-        providers.append(DirectoryPadProvider(args.pads))
+        providers.append(DirectoryPadProvider(args.pads, guard=guard))
     if token is not None:
         from custody import vault
 
         if vault.vault_pad_ids(token[0]):
-            providers.append(vault.VaultPadProvider(token[0], token[1]))
+            providers.append(vault.VaultPadProvider(token[0], token[1], guard=guard))
     if not providers:
         raise UsageError(
             "no facility pads to serve: the home's vault holds none"
@@ -299,8 +299,27 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     if args.chronicle:
         chronicle = Chronicle(JsonlChronicleSink(args.chronicle))
     token = None if home_obj is None else (home_obj.path, home_obj.token)
+    guard = None
     try:
-        provider = _pad_provider(args, token)
+        if home_obj is not None:
+            from custody.ledger_marks import MarksGuard
+
+            # Every facility copy served here is checked against the home's ledger when it is
+            # opened and mirrored into it before each journal write (a restored copy is refused).
+            guard = MarksGuard.for_home(
+                home_obj.path, home_obj.settings, home_obj.token, actor=f"gateway:{args.name}"
+            )
+        elif args.pads is not None:
+            from custody.pad_store import default_state_dir
+
+            print(
+                "reddoor: note: serving --pads without a facility home: only this host's "
+                f"witness ({default_state_dir() / 'witness'}) stops a copy restored from a "
+                "backup; a rebuilt host has none (docs/deploy-link.md)",
+                file=sys.stderr,
+                flush=True,
+            )
+        provider = _pad_provider(args, token, guard)
         cfg = LinkConfig.for_endpoint(args.connect, listen=args.listen, tls=_tls(args))
         with Transport(cfg) as transport:
             gw = Gateway(
@@ -340,6 +359,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             finally:
                 gw.stop()
     finally:
+        if guard is not None:
+            guard.close()
         if chronicle is not None:
             chronicle.close()
         if own_home is not None:
