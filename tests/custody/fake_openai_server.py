@@ -2,7 +2,8 @@
 
 POST /v1/chat/completions with {"stream": true}: answers "You asked: <last user message>" as
 server-sent events, a few characters per event, then `data: [DONE]`. `mode` makes it fail:
-"http500", "garbage", "cut" (closes mid-stream).
+"http500", "garbage", "cut" (closes mid-stream). `numbered` puts the request's number in front, so the same
+question never gets the same answer twice (as with a real model).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class FakeOpenAI:
     def __init__(self, piece: int = 7) -> None:
         self.piece = piece
         self.mode = "ok"
+        self.numbered = False
         self.requests: list[dict] = []
         outer = self
 
@@ -38,6 +40,8 @@ class FakeOpenAI:
                 self.send_header("Connection", "close")
                 self.end_headers()
                 text = "You asked: " + body["messages"][-1]["content"]
+                if outer.numbered:
+                    text = f"[{len(outer.requests)}] {text}"
                 for i in range(0, len(text), outer.piece):
                     if outer.mode == "cut" and i > len(text) // 2:
                         self.wfile.flush()
