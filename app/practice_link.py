@@ -18,7 +18,9 @@ from typing import Any
 from custody.ai_backends import EchoBackend
 from custody.errors import LinkError
 from custody.gateway import DirectoryPadProvider, Gateway
+from custody.home import load_settings
 from custody.hsm import Token
+from custody.ledger_marks import MarksGuard
 from custody.link_chronicle import Chronicle, JsonlChronicleSink
 from custody.pad_store import PadCopy
 from custody.vault import VaultPadProvider, vault_pad_ids
@@ -72,6 +74,7 @@ class PracticeLink:
         self.vault = vault
         self.transport: Transport | None = None
         self.gateway: Gateway | None = None
+        self.guard: MarksGuard | None = None
         self._lock = threading.Lock()
 
     def start(self) -> str:
@@ -98,8 +101,15 @@ class PracticeLink:
         if any(self.pads_dir.glob("*/manifest.json")):
             providers.append(DirectoryPadProvider(self.pads_dir, state_dir=self.state_dir))
         if self.vault is not None and vault_pad_ids(self.vault[0]):
+            # Vault copies are checked against the home's ledger and mirrored into it, as the
+            # headless gateway does (custody.ledger_marks): a restored copy is refused.
+            self.guard = MarksGuard.for_home(
+                self.vault[0], load_settings(self.vault[0]), self.vault[1], actor="gateway:practice"
+            )
             providers.append(
-                VaultPadProvider(self.vault[0], self.vault[1], state_dir=self.state_dir)
+                VaultPadProvider(
+                    self.vault[0], self.vault[1], state_dir=self.state_dir, guard=self.guard
+                )
             )
         if not providers:
             log.info("practice gateway: no facility pads yet")
@@ -118,19 +128,23 @@ class PracticeLink:
         gw.start()
         self.gateway = gw
 
+    def _stop_gateway(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.guard is not None:
+            self.guard.close()
+            self.guard = None
+
     def restart_gateway(self) -> None:
         """Serve a new pad set (after a ceremony made a pad)."""
         with self._lock:
-            if self.gateway is not None:
-                self.gateway.stop()
-                self.gateway = None
+            self._stop_gateway()
             self._start_gateway()
 
     def stop(self) -> None:
         with self._lock:
-            if self.gateway is not None:
-                self.gateway.stop()
-                self.gateway = None
+            self._stop_gateway()
             if self.transport is not None:
                 self.transport.close()
                 self.transport = None
