@@ -313,7 +313,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             from custody.pad_store import default_state_dir
 
             print(
-                "reddoor: note: serving --pads without a facility home: only this host's "
+                "reddoor: note: --pads copies without a facility home: only this host's "
                 f"witness ({default_state_dir() / 'witness'}) stops a copy restored from a "
                 "backup; a rebuilt host has none (docs/deploy-link.md)",
                 file=sys.stderr,
