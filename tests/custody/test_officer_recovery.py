@@ -31,9 +31,7 @@ def solo(tmp_path, cli):
         f"bob={pw['b']}", env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
-    warning = _one_clean_line(proc)  # the home says so at once
-    assert warning.startswith("reddoor: warning: ") and "officer recover" in warning
-    return path, env, pw
+    return path, env, pw, proc
 
 
 def _log(cli, env):
@@ -57,7 +55,7 @@ def _recover(cli, env, pw, *extra, name="carol", approver="alice", holder="Sam C
 
 
 def test_enrolment_after_a_retirement_needs_two_officers(solo, cli):
-    _, env, pw = solo
+    _, env, pw, retired = solo
     proc = cli("officer", "add", "mallory", "--passphrase-file", pw["m"], env=env)
     assert proc.returncode == 11
     line = _one_clean_line(proc)
@@ -68,15 +66,17 @@ def test_enrolment_after_a_retirement_needs_two_officers(solo, cli):
     last = _log(cli, env)[-1]
     assert last["type"] == "approval.refused"
     assert last["payload"]["reason"] == "two_officers_needed"
-    listing = cli("officer", "list", env=env)
-    assert "officer recover" in _one_clean_line(listing)  # the warning, on stderr
     assert _verify(cli, env).returncode == 0
+    # The home says so: at the retirement, and whenever the officers are listed.
+    warning = _one_clean_line(retired)
+    assert warning.startswith("reddoor: warning: ") and "officer recover" in warning
+    assert "officer recover" in _one_clean_line(cli("officer", "list", env=env))
 
 
 def test_verify_rejects_a_bootstrap_enrolment_after_the_genesis_pair(solo, cli):
     """What today's code wrote for `officer add mallory` after bob's retirement: an insider
     appends it directly, and an auditor's verify refuses it."""
-    path, env, _ = solo
+    path, env, _, _ = solo
     with home.open_home(path) as h:
         forged = h.ledger.append_many(
             [EventDraft("officer.enrolled", _enrolment("mallory", bootstrap=True), ("mallory",))]
@@ -109,7 +109,7 @@ def test_auditors_do_not_open_or_close_the_genesis_pair(tmp_path):
 
 
 def test_recovery_needs_the_so_pin_and_the_remaining_officer(solo, cli, tmp_path):
-    path, env, pw = solo
+    path, env, pw, _ = solo
     so_pin_file = path / home.PRACTICE_DIR / home.SO_PIN_FILE
     assert oct(so_pin_file.stat().st_mode & 0o777) == "0o600"
 
