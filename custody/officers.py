@@ -102,6 +102,8 @@ def roster(ledger: Ledger) -> Roster:
 
 def _approvers(approvals: Any) -> list[str]:
     entries = canonical_json.loads(bytes(approvals))
+    if not isinstance(entries, list):
+        return []
     return [str(a.get("officer")) for a in entries if isinstance(a, dict)]
 
 
@@ -297,8 +299,8 @@ def _append_bootstrap(ledger: Ledger, key: _NewKey, payload: dict[str, Any]) -> 
 def check_recovery(ledger: Ledger, name: str, approver: str, so_holder: str, reason: str) -> None:
     """Refuse (OfficerError / UsageError) a recovery the rules or the ledger's state forbid.
 
-    Called before anyone types a PIN or passphrase, and again (with the evidence) inside the
-    write transaction by `recover`."""
+    Called before the SO PIN and the passphrases are asked for; `recover` calls it again, and
+    checks the same rules with the evidence inside its write transaction."""
     if not NAME_PATTERN.match(so_holder):
         raise UsageError("the SO PIN holder's name follows the rules for officer names")
     if not reason.strip() or len(reason) > MAX_REASON_CHARS or "\n" in reason:
