@@ -108,6 +108,7 @@ def test_auditors_do_not_open_or_close_the_genesis_pair(tmp_path):
 # -- recovery ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_recovery_needs_the_so_pin_and_the_remaining_officer(solo, cli, tmp_path):
     path, env, pw, _ = solo
     so_pin_file = path / home.PRACTICE_DIR / home.SO_PIN_FILE
@@ -246,6 +247,7 @@ def _enrolment(name: str, role: str = "officer", bootstrap: bool = False) -> dic
     return payload
 
 
+@pytest.mark.slow
 def test_production_recovery_takes_the_so_pin_from_its_holder(tmp_path, cli):
     """A production home stores neither PIN: the SO PIN comes from --so-pin-file (or a prompt,
     which needs a terminal), and never lands in the home."""
