@@ -402,6 +402,11 @@ class CustodyView(QWidget):
         self.officer_table.horizontalHeader().setStretchLastSection(True)
         self.officer_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         lay.addWidget(self.officer_table, 1)
+        # Fewer than two active officers after the genesis pair: say so, and what to do.
+        self.quorum_warning = PlainLabel("", w)
+        self.quorum_warning.setObjectName("quorumWarning")
+        self.quorum_warning.hide()
+        lay.addWidget(self.quorum_warning)
         row = QHBoxLayout()
         self.retire_button = QPushButton("Retire selected officer… (two officers)", w)
         self.retire_button.clicked.connect(self.retire_selected)
@@ -410,8 +415,10 @@ class CustodyView(QWidget):
         lay.addLayout(row)
         return w
 
-    def _fill_officers(self, officers: list[Any]) -> None:
+    def _fill_officers(self, officers: list[Any], warning: str | None = None) -> None:
         self.officers = officers
+        self.quorum_warning.setText(warning or "")
+        self.quorum_warning.setVisible(bool(warning))
         self.officer_names = [o.name for o in officers if o.active and o.role == "officer"]
         t = self.officer_table
         t.setRowCount(len(officers))
@@ -453,6 +460,7 @@ class CustodyView(QWidget):
             return {
                 "events": events,
                 "officers": facility.officers(),
+                "quorum_warning": facility.quorum_warning(),
                 "rows": pad_rows(events, facility.facility_pad_dirs(), facility.chronicle_path()),
             }
 
@@ -475,7 +483,7 @@ class CustodyView(QWidget):
         self.type_filter.blockSignals(False)
         self._fill_pads()
         self._fill_log()
-        self._fill_officers(data["officers"])
+        self._fill_officers(data["officers"], data.get("quorum_warning"))
 
     def verify(self) -> None:
         self.verify_button.setEnabled(False)

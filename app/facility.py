@@ -133,6 +133,10 @@ class Facility:
     def officers(self) -> list[officers.Officer]:
         return self._locked(lambda h: officers.list_officers(h.ledger))
 
+    def quorum_warning(self) -> str | None:
+        """One line when fewer than two active officers remain (see `officers.quorum_warning`)."""
+        return self._locked(lambda h: officers.quorum_warning(h.ledger))
+
     def verify(self) -> VerifyReport:
         def run(h: OpenHome) -> VerifyReport:
             led = h.ledger

@@ -529,7 +529,13 @@ def event_detail(t: str, p: dict[str, Any]) -> str:
         return f"{p.get('outcome')}, {used:,} pad bytes, query {short_hex(p.get('query_id'))}"
     if t in ("officer.enrolled", "officer.retired"):
         role = f" ({p['role']})" if p.get("role") else ""
-        return f"{p.get('name')}{role}, key {p.get('fingerprint')}"
+        text = f"{p.get('name')}{role}, key {p.get('fingerprint')}"
+        rec = _d(p.get("recovery"))
+        if rec:  # an auditor must see a recovery at a glance (docs/ledger.md, "Recovery")
+            text += (
+                f"; RECOVERY: SO PIN held by {_s(rec.get('so_holder'))}, {_s(rec.get('reason'))}"
+            )
+        return text
     if t == "ledger.created":
         return f"HSM {hsm_text(p.get('hsm'))}" + (" (practice)" if p.get("practice") else "")
     if t in ("ceremony.aborted", "ceremony.failed"):

@@ -4,7 +4,8 @@
     HOME/ledger.db            the SQLCipher ledger
     HOME/ledger-key.sealed    the ledger's 256-bit database key, AES-256-GCM under an HSM key
     HOME/ledger.vkey          the checkpoint verifier key (public; give it to auditors)
-    HOME/practice/            practice homes only: SoftHSM2 config, token directory, PIN (0600)
+    HOME/practice/            practice homes only: SoftHSM2 config, token directory, the
+                              user PIN and the Security Officer PIN (0600)
 
 Unlock flow (docs/ledger.md): read settings → open the token by label and log in with the PIN →
 decrypt ledger-key.sealed on the token with the non-extractable AES key → open the SQLCipher
@@ -29,6 +30,7 @@ from custody import canonical_json, checkpoint, hsm, ledger_store
 from custody.durable_file import write_atomic
 from custody.errors import HomeError, RedDoorError, UsageError
 from custody.ledger import Ledger, utc_now
+from custody.officer_rules import SoLogin, token_identity
 
 HOME_FORMAT = "reddoor-home/1"
 SETTINGS = "settings.json"
@@ -37,6 +39,7 @@ SEALED_KEY = "ledger-key.sealed"
 VKEY = "ledger.vkey"
 PRACTICE_DIR = "practice"
 PIN_FILE = "token-pin"
+SO_PIN_FILE = "token-so-pin"  # practice only: lets one person rehearse officer recovery
 SOFTHSM_CONF = "softhsm2.conf"
 TOKENS_DIR = "tokens"
 MAX_SECRET_FILE_BYTES = 4096
@@ -144,13 +147,14 @@ def init_home(
     conf: Path | None = None
     if practice:
         token_label = token_label or f"reddoor-practice-{ledger_id[:8]}"  # labels: 32 chars
-        pin = secrets.token_urlsafe(18)
+        pin, so_pin = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
         pdir = home / PRACTICE_DIR
         pdir.mkdir(mode=0o700)
         conf = pdir / SOFTHSM_CONF
         hsm.write_softhsm_conf(conf, pdir / TOKENS_DIR)
         write_atomic(pdir / PIN_FILE, pin.encode() + b"\n", mode=0o600)
-        hsm.init_softhsm_token(conf, token_label, pin, module_path)
+        write_atomic(pdir / SO_PIN_FILE, so_pin.encode() + b"\n", mode=0o600)
+        hsm.init_softhsm_token(conf, token_label, pin, module_path, so_pin=so_pin)
     elif not token_label or pin is None:
         raise UsageError("a production home needs --token-label and the token PIN")
     settings = HomeSettings(
@@ -244,6 +248,36 @@ class OpenHome:
 
 def practice_pin(home: Path) -> str:
     return read_secret_file(home / PRACTICE_DIR / PIN_FILE, "PIN")
+
+
+def practice_so_pin(home: Path) -> str:
+    """A practice home's Security Officer PIN (homes made before recovery existed have none)."""
+    if not (home / PRACTICE_DIR / SO_PIN_FILE).is_file():
+        raise HomeError(
+            f"the practice home {home} keeps no security officer PIN (it was made before officer "
+            "recovery existed): recovery cannot be rehearsed in it; create a new practice home"
+        )
+    return read_secret_file(home / PRACTICE_DIR / SO_PIN_FILE, "SO PIN")
+
+
+def prove_so_login(home: Path, so_pin: str | None = None) -> SoLogin:
+    """Log in to the home's token as its Security Officer and out again (officer recovery).
+
+    Must run while this process has the home closed (PKCS#11: one user type per application).
+    `so_pin` None: a practice home's stored SO PIN. The PIN is used for the login only; what
+    returns names the token and the time, for the ledger."""
+    settings = load_settings(home)
+    if so_pin is None:
+        if not settings.practice:
+            raise UsageError("this production home needs the security officer PIN")
+        so_pin = practice_so_pin(home)
+    info = hsm.prove_so_login(
+        settings.token_label,
+        so_pin,
+        settings.pkcs11_module,
+        softhsm_conf=_softhsm_conf(home, settings),
+    )
+    return SoLogin(token=token_identity(info.to_dict()), time=utc_now())
 
 
 def open_home(home: Path, pin: str | None = None) -> OpenHome:

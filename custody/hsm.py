@@ -19,6 +19,7 @@ possible while no session is open).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import secrets
@@ -50,6 +51,7 @@ ED25519_OID = "1.3.101.112"
 GCM_NONCE_BYTES = 12
 GCM_TAG_BITS = 128
 _SEAL_MAGIC = b"RDS1"
+LOGIN_LOCK_FILE = "softhsm.lock"  # beside a practice home's softhsm2.conf
 
 # One lock for every PKCS#11 call in this process (re-entrant: helpers nest).
 _LOCK = threading.RLock()
@@ -151,16 +153,8 @@ class Token:
     ) -> Token:
         """Open a read-write session on the token labelled `label` and log in with `pin`."""
         global _open_sessions
-        with _LOCK:
-            lib = _library(module_path, softhsm_conf)
-            try:
-                token = lib.get_token(token_label=label)
-            except p11e.NoSuchToken:
-                raise HsmTokenMissing(f"no HSM token labelled {label!r} is present") from None
-            except p11e.MultipleTokensReturned:
-                raise HsmTokenMissing(f"more than one HSM token is labelled {label!r}") from None
-            except p11e.PKCS11Error as exc:
-                raise HsmError(f"cannot list HSM tokens ({type(exc).__name__})") from exc
+        with _LOCK, _token_dir_lock(softhsm_conf):
+            token = _find_token(_library(module_path, softhsm_conf), label)
             with _pkcs11_call(f"logging in to token {label!r}"):
                 session = token.open(rw=True, user_pin=pin)
             _open_sessions += 1
@@ -194,16 +188,7 @@ class Token:
 
     def info(self) -> TokenInfo:
         with _LOCK:
-            serial = self._token.serial
-            if isinstance(serial, bytes):
-                serial = serial.decode("ascii", "replace")
-            return TokenInfo(
-                label=str(self._token.label).strip(),
-                model=str(self._token.model).strip(),
-                manufacturer=str(self._token.manufacturer_id).strip(),
-                serial=str(serial).strip(),
-                module=self._module,
-            )
+            return _token_info(self._token, self._module)
 
     def labels(self) -> list[str]:
         """Labels of every object visible to this session, sorted, without duplicates."""
@@ -373,6 +358,81 @@ class Token:
             return len(objects)
 
 
+@contextlib.contextmanager
+def _token_dir_lock(softhsm_conf: Path | None) -> Iterator[None]:
+    """Practice homes: one process at a time finds its SoftHSM2 token and logs in.
+
+    SoftHSM2's file store fails when several processes discover the same token directory at the
+    same instant (GeneralError, or "no token": measured 8 of 20 processes started together; see
+    SoftHSMv2 issue 757). An exclusive flock beside the home's softhsm2.conf serialises those few
+    milliseconds; later calls on an open session need no lock (0 failures in 32 such processes).
+    Production modules are the vendor's business: no lock without a practice configuration.
+    """
+    if softhsm_conf is None:
+        yield
+        return
+    try:
+        fd = os.open(softhsm_conf.parent / LOGIN_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # a read-only practice home: go on unserialised, as before this lock
+        log.debug("cannot create the SoftHSM2 login lock beside %s", softhsm_conf)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _find_token(lib: Any, label: str) -> Any:
+    try:
+        return lib.get_token(token_label=label)
+    except p11e.NoSuchToken:
+        raise HsmTokenMissing(f"no HSM token labelled {label!r} is present") from None
+    except p11e.MultipleTokensReturned:
+        raise HsmTokenMissing(f"more than one HSM token is labelled {label!r}") from None
+    except p11e.PKCS11Error as exc:
+        raise HsmError(f"cannot list HSM tokens ({type(exc).__name__})") from exc
+
+
+def _token_info(token: Any, module_path: str) -> TokenInfo:
+    serial = token.serial
+    if isinstance(serial, bytes):
+        serial = serial.decode("ascii", "replace")
+    return TokenInfo(
+        label=str(token.label).strip(),
+        model=str(token.model).strip(),
+        manufacturer=str(token.manufacturer_id).strip(),
+        serial=str(serial).strip(),
+        module=module_path,
+    )
+
+
+def prove_so_login(
+    label: str, so_pin: str, module_path: str = DEFAULT_MODULE, softhsm_conf: Path | None = None
+) -> TokenInfo:
+    """Log in to the token labelled `label` as its Security Officer, and out again.
+
+    The officer-recovery path (custody.officers.recover) needs this proof that the SO PIN's
+    holder took part. PKCS#11 lets an application be logged in as one user type at a time, so
+    this runs while the process has no session open (before the home is unlocked). A wrong SO
+    PIN is HsmPinIncorrect, and counts towards the token's SO PIN lockout. The PIN is not kept.
+    """
+    with _LOCK, _token_dir_lock(softhsm_conf):
+        if _open_sessions:
+            raise HsmError(
+                "the security officer logs in before the facility home is unlocked, not after"
+            )
+        token = _find_token(_library(module_path, softhsm_conf), label)
+        with _pkcs11_call(f"logging in to token {label!r} as its security officer"):
+            session = token.open(rw=True, so_pin=so_pin)
+        try:
+            return _token_info(token, module_path)
+        finally:
+            with _pkcs11_call("closing the security officer's session"):
+                session.close()  # logs the security officer out
+
+
 # -- SoftHSM2 practice tokens ---------------------------------------------------------------
 
 
@@ -388,15 +448,20 @@ def write_softhsm_conf(conf_path: Path, token_dir: Path) -> None:
 
 
 def init_softhsm_token(
-    conf_path: Path, label: str, pin: str, module_path: str = DEFAULT_MODULE
+    conf_path: Path,
+    label: str,
+    pin: str,
+    module_path: str = DEFAULT_MODULE,
+    *,
+    so_pin: str | None = None,
 ) -> None:
     """Initialise a fresh SoftHSM2 token labelled `label` whose user PIN is `pin`.
 
     softhsm2-util takes PINs only on its command line (or from a terminal), and PKCS#11 has no
     C_InitToken in python-pkcs11. So the token is created with random one-time PINs on argv,
-    and both PINs are then changed through PKCS#11 (C_SetPIN): the real user PIN never appears
-    in a process list. The new SO PIN is random and discarded: a practice token is reset by
-    deleting its home, never by its security officer.
+    and both PINs are then changed through PKCS#11 (C_SetPIN): the real PINs never appear in a
+    process list. The SO PIN becomes `so_pin` (a practice home keeps it, to rehearse officer
+    recovery), or a random one that is discarded.
     """
     env = dict(os.environ, SOFTHSM2_CONF=str(conf_path))
     temp_so, temp_user = secrets.token_hex(8), secrets.token_hex(8)
@@ -430,6 +495,6 @@ def init_softhsm_token(
         with _pkcs11_call(f"setting the PINs of token {label!r}"):
             token = lib.get_token(token_label=label)
             with token.open(rw=True, so_pin=temp_so) as so_session:
-                so_session.set_pin(temp_so, secrets.token_urlsafe(24))
+                so_session.set_pin(temp_so, so_pin or secrets.token_urlsafe(24))
             with token.open(rw=True, user_pin=temp_user) as user_session:
                 user_session.set_pin(temp_user, pin)

@@ -285,11 +285,16 @@ class Ledger:
         drafts: Iterable[EventDraft],
         *,
         in_transaction: Callable[[Any, list[Event]], None] | None = None,
+        check: Callable[[Any], None] | None = None,
     ) -> list[Event]:
         """Append events in one durable transaction; returns them with their seq and hash.
 
+        `check(conn)` runs first inside the write transaction: a rule that depends on the
+        ledger's state (officers, the genesis pair, used nonces) is decided there, under the
+        write lock, so no other process can change that state between the check and the append.
         `in_transaction(conn, events)` runs inside the same transaction after the inserts (used
-        to store officer keys atomically with their enrolment event); raising aborts it all.
+        to store officer keys atomically with their enrolment event). Either raising aborts it
+        all, and the exception propagates.
         """
         prepared = [(d, *_validate(d)) for d in drafts]
         if not prepared:
@@ -297,6 +302,8 @@ class Ledger:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if check is not None:
+                check(conn)
             row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (0, GENESIS_PREV) if row is None else (int(row[0]) + 1, bytes(row[1]))
             rows = []
@@ -367,12 +374,41 @@ class Ledger:
         approvals: Sequence[Approval],
         *,
         in_transaction: Callable[[Any, list[Event]], None] | None = None,
+        check: Callable[[Any], None] | None = None,
     ) -> Event:
-        """Append `request` with two officers' approvals; refuse (and record why) otherwise."""
+        """Append `request` with two officers' approvals; refuse (and record why) otherwise.
+
+        The approvals are checked before the write transaction (a clear refusal without waiting
+        for the lock) and again inside it, with `check(conn)` after them: an officer retired or
+        a nonce used by another process in between is refused, never appended."""
+        return self._append_signed(request, approvals, 2, in_transaction, check)
+
+    def append_recovery(
+        self,
+        request: ApprovalRequest,
+        approval: Approval,
+        *,
+        in_transaction: Callable[[Any, list[Event]], None] | None = None,
+        check: Callable[[Any], None],
+    ) -> Event:
+        """A recovery enrolment: the one remaining officer's approval. Only for
+        `officers.recover`, whose `check` enforces the recovery rules in the transaction."""
+        if request.type != "officer.enrolled" or "recovery" not in request.payload:
+            raise UsageError("only an officer enrolment with recovery evidence has one approval")
+        return self._append_signed(request, [approval], 1, in_transaction, check)
+
+    def _append_signed(
+        self,
+        request: ApprovalRequest,
+        approvals: Sequence[Approval],
+        needed: int,
+        in_transaction: Callable[[Any, list[Event]], None] | None,
+        check: Callable[[Any], None] | None,
+    ) -> Event:
         from custody import officers  # officer rules live there; avoids an import cycle
 
         names = [a.officer for a in approvals]
-        problem = officers.check_approvals(self, request, approvals)
+        problem = officers.check_approvals(self, request, approvals, needed)
         if problem is not None:
             reason, message = problem
             raise self.record_refusal(request, reason, names, message)
@@ -383,19 +419,17 @@ class Ledger:
             tuple(a.to_dict() for a in approvals),
         )
 
-        def guard(conn: Any, events: list[Event]) -> None:
-            # Checked again inside the write transaction: no other process used this nonce.
-            if officers.nonce_used(conn, request.nonce, before_seq=events[0].seq):
-                raise _ReplayInTransaction
-            if in_transaction is not None:
-                in_transaction(conn, events)
+        def recheck(conn: Any) -> None:
+            again = officers.check_approvals(self, request, approvals, needed)
+            if again is not None:
+                raise RefusedInTransaction(*again)
+            if check is not None:
+                check(conn)
 
         try:
-            event = self.append_many([draft], in_transaction=guard)[0]
-        except _ReplayInTransaction:
-            raise self.record_refusal(
-                request, "replayed", names, "these approvals were already used for an event"
-            ) from None
+            event = self.append_many([draft], in_transaction=in_transaction, check=recheck)[0]
+        except RefusedInTransaction as refused:
+            raise self.record_refusal(request, refused.reason, names, refused.message) from None
         if self._signer is not None:
             self.checkpoint()  # every two-officer event is a custody change: fix it in a note
         return event
@@ -457,5 +491,11 @@ class Ledger:
         return proofs.make_consistency_bundle(old_note, note, proof)
 
 
-class _ReplayInTransaction(Exception):
-    pass
+class RefusedInTransaction(Exception):
+    """Raised by a `check` inside the write transaction: roll back, then record the refusal
+    (an `approval.refused` event needs a transaction of its own)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from custody import canonical_json, checkpoint, merkle
 from custody.errors import ProofError
 from custody.ledger_entry import GENESIS_PREV, TWO_PERSON_TYPES, approval_message, event_hash
+from custody.officer_rules import Roster, enrolment_problem
 
 
 @dataclass(frozen=True)
@@ -93,43 +94,48 @@ class _Frontier:
 
 
 class _OfficerRules:
-    """Officer state replayed from the events, and the two-person checks against it."""
+    """Officer state replayed from the events, and the officer checks against it: who may
+    enrol whom and when (custody/officer_rules.py, shared with the code that appends), and
+    every approval signature."""
 
     def __init__(self, origin: str) -> None:
         self.origin = origin
-        self.officers: dict[str, dict[str, Any]] = {}
+        self.roster = Roster()
         self.nonces: set[str] = set()
 
-    def active_signers(self) -> int:
-        return sum(1 for o in self.officers.values() if o["active"] and o["role"] == "officer")
+    def genesis(self, payload: dict[str, Any]) -> None:
+        self.roster.apply(0, "ledger.created", payload)
 
     def check(self, seq: int, etype: str, actors: Any, payload: Any, approvals: Any) -> str | None:
+        names = _approver_names(approvals)
+        if names is None:
+            return "an approval is malformed"
+        needed = 2
         if etype == "officer.enrolled":
-            bootstrap = payload.get("bootstrap") is True
-            if bootstrap and approvals:
-                return "a bootstrap enrolment carries approvals"
-            if bootstrap and self.active_signers() >= 2:
-                return "an enrolment claims bootstrap although two officers already existed"
-            if not bootstrap and not approvals:
-                return "an enrolment lacks two officers' approval"
+            problem = enrolment_problem(self.roster, payload, names)
+            if problem:
+                return problem
+            needed = 1 if "recovery" in payload else 2
         if etype in TWO_PERSON_TYPES and not approvals:
             return f"{etype} lacks two officers' approval"
         if approvals:
-            problem = self._check_approvals(etype, actors, payload, approvals)
+            problem = self._check_approvals(etype, actors, payload, approvals, needed)
             if problem:
                 return problem
-        return self._apply(seq, etype, payload)
+        return self.roster.apply(seq, etype, payload, names)
 
-    def _check_approvals(self, etype: str, actors: Any, payload: Any, approvals: Any) -> str | None:
-        if not isinstance(approvals, list) or len(approvals) != 2:
-            return "approvals are not exactly two"
+    def _check_approvals(
+        self, etype: str, actors: Any, payload: Any, approvals: Any, needed: int
+    ) -> str | None:
+        if not isinstance(approvals, list) or len(approvals) != needed:
+            return "approvals are not exactly two" if needed == 2 else "approvals are not one"
         try:
             names = [a["officer"] for a in approvals]
             nonces = {a["nonce"] for a in approvals}
             sigs = [base64.b64decode(a["sig"], validate=True) for a in approvals]
         except (KeyError, TypeError, binascii.Error):
             return "an approval is malformed"
-        if names[0] == names[1]:
+        if len(set(names)) != len(names):
             return f"officer {names[0]!r} approved twice"
         if len(nonces) != 1:
             return "the two approvals use different nonces"
@@ -145,41 +151,28 @@ class _OfficerRules:
             return "an approval nonce is malformed"
         keys = set()
         for name, sig in zip(names, sigs, strict=True):
-            officer = self.officers.get(name)
+            officer = self.roster.officers.get(name)
             if officer is None:
                 return f"approval by {name!r}, who was not an enrolled officer"
-            if not officer["active"]:
+            if not officer.active:
                 return f"approval by {name!r}, who was retired"
-            if officer["role"] != "officer":
+            if officer.role != "officer":
                 return f"approval by {name!r}, who is not an officer"
-            keys.add(officer["key"])
+            keys.add(officer.public_key)
             try:
-                Ed25519PublicKey.from_public_bytes(officer["key"]).verify(sig, message)
+                Ed25519PublicKey.from_public_bytes(officer.public_key).verify(sig, message)
             except InvalidSignature:
                 return f"the signature of {name!r} does not match the event"
-        if len(keys) != 2:
+        if len(keys) != needed:
             return "both approvals come from the same key"
         return None
 
-    def _apply(self, seq: int, etype: str, payload: Any) -> str | None:
-        try:
-            if etype == "officer.enrolled":
-                if payload["name"] in self.officers:
-                    return f"officer {payload['name']!r} enrolled twice"
-                self.officers[payload["name"]] = {
-                    "role": payload["role"],
-                    "key": bytes.fromhex(payload["public_key"]),
-                    "active": True,
-                    "seq": seq,
-                }
-            elif etype == "officer.retired":
-                officer = self.officers.get(payload["name"])
-                if officer is None or not officer["active"]:
-                    return f"retires {payload['name']!r}, who is not an active officer"
-                officer["active"] = False
-        except (KeyError, TypeError, ValueError):
-            return "an officer event's payload is malformed"
+
+def _approver_names(approvals: Any) -> list[str] | None:
+    if not isinstance(approvals, list):
         return None
+    names = [a.get("officer") if isinstance(a, dict) else None for a in approvals]
+    return [str(n) for n in names] if all(isinstance(n, str) for n in names) else None
 
 
 def verify_ledger(
@@ -327,14 +320,15 @@ def _semantic(
             return "the genesis event names another ledger"
         if payload.get("checkpoint_vkey") != checkpoint.vkey(origin, public_key):
             return "the genesis event names another checkpoint key"
+        rules.genesis(payload)  # its HSM token is the one a recovery's SO login must name
         return None
     return rules.check(seq, str(etype), actors, payload, approvals)
 
 
 def _check_officer_keys(conn: Any, rules: _OfficerRules, report: VerifyReport) -> None:
     for name, public_key in conn.execute("SELECT name, public_key FROM officer_keys"):
-        officer = rules.officers.get(name)
-        if officer is None or officer["key"] != bytes(public_key):
+        officer = rules.roster.officers.get(name)
+        if officer is None or officer.public_key != bytes(public_key):
             report.problems.append(
                 Problem(None, f"the stored key of officer {name!r} does not match its enrolment")
             )

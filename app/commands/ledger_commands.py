@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from custody import checkpoint, home, officers, proofs
-from custody.errors import LedgerIntegrityError, ProofError, UsageError
+from custody.errors import HsmPinIncorrect, LedgerIntegrityError, ProofError, UsageError
 from custody.ledger_verify import verify_ledger
 
 
@@ -94,7 +94,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add = osub.add_parser(
         "add",
         parents=[common, pin],
-        help="enrol an officer (two officers approve once two exist)",
+        help="enrol an officer (the first two alone; later ones with two officers' approval)",
     )
     add.add_argument("name")
     add.add_argument("--passphrase-file", type=Path, default=None)
@@ -111,6 +111,36 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ret.add_argument("name")
     _approver_option(ret)
     ret.set_defaults(handler=cmd_officer_retire)
+
+    rec = osub.add_parser(
+        "recover",
+        parents=[common, pin],
+        help="enrol an officer when only one is left (that officer and the HSM SO PIN)",
+        description="Only after the genesis pair, while exactly one active officer remains: "
+        "the remaining officer approves (--officer, once) and another person, the holder of "
+        "the HSM token's Security Officer PIN, logs in to the token as its security officer. "
+        "The enrolment records that login (token and time, never the PIN) and who held it. "
+        'See docs/ledger.md, "Recovery".',
+    )
+    rec.add_argument("name")
+    rec.add_argument("--passphrase-file", type=Path, default=None)
+    _approver_option(rec)
+    rec.add_argument(
+        "--so-holder",
+        required=True,
+        metavar="NAME",
+        help="who enters the security officer PIN (not the approving officer)",
+    )
+    rec.add_argument(
+        "--so-pin-file",
+        type=Path,
+        default=None,
+        help="file holding the token's SO PIN (default: no-echo prompt; a practice home's "
+        "stored SO PIN)",
+    )
+    rec.add_argument("--reason", required=True, help="why recovery is needed (one line)")
+    rec.add_argument("--json", action="store_true")
+    rec.set_defaults(handler=cmd_officer_recover)
 
 
 def _approver_option(parser: argparse.ArgumentParser) -> None:
@@ -135,13 +165,21 @@ def _approvers(specs: list[str]) -> list[tuple[str, str]]:
 
 def _open(args: argparse.Namespace) -> home.OpenHome:
     path = home.resolve_home(args.home)
-    settings = home.load_settings(path)
-    pin = None
+    return home.open_home(path, _token_pin(args, home.load_settings(path)))
+
+
+def _token_pin(args: argparse.Namespace, settings: home.HomeSettings) -> str | None:
+    """The token PIN from --pin-file or a prompt; None: a practice home's stored PIN."""
     if args.pin_file is not None:
-        pin = home.read_secret_file(args.pin_file, "PIN")
-    elif not settings.practice:
-        pin = home.prompt_secret("PIN")
-    return home.open_home(path, pin)
+        return home.read_secret_file(args.pin_file, "PIN")
+    if not settings.practice:
+        return home.prompt_secret("PIN")
+    return None
+
+
+def _warn(text: str | None) -> None:
+    if text:
+        print(f"reddoor: warning: {text}", file=sys.stderr)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -319,12 +357,14 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
 def cmd_officer_list(args: argparse.Namespace) -> int:
     with _open(args) as h:
         found = officers.list_officers(h.ledger)
+        warning = officers.quorum_warning(h.ledger)
     if args.json:
         print(json.dumps([o.to_dict() for o in found], sort_keys=True))
     else:
         for o in found:
             state = "active" if o.active else f"retired (event {o.retired_seq})"
             print(f"{o.name}\t{o.role}\t{o.fingerprint}\t{state}")
+    _warn(warning)
     return 0
 
 
@@ -333,5 +373,51 @@ def cmd_officer_retire(args: argparse.Namespace) -> int:
     with _open(args) as h:
         event = officers.retire(h.ledger, args.name, approvers)
         h.ledger.checkpoint()
+        warning = officers.quorum_warning(h.ledger)
     print(f"retired officer {args.name}, event {event.seq}")
+    _warn(warning)
+    return 0
+
+
+def cmd_officer_recover(args: argparse.Namespace) -> int:
+    """Check the rules first (before anyone types a secret), then the SO login with the home
+    closed (PKCS#11 allows one user type per process), then the enrolment."""
+    approvers = _approvers(args.officer)
+    if len(approvers) != 1:
+        raise UsageError("a recovery names the one remaining officer: give --officer once")
+    (approver, _) = approvers[0]
+    path = home.resolve_home(args.home)
+    settings = home.load_settings(path)
+    pin = _token_pin(args, settings)
+    with home.open_home(path, pin) as h:
+        officers.check_recovery(h.ledger, args.name, approver, args.so_holder, args.reason)
+    passphrase = home.secret_from(args.passphrase_file, "passphrase", confirm=True)
+    so_pin = None
+    if args.so_pin_file is not None:
+        so_pin = home.read_secret_file(args.so_pin_file, "SO PIN")
+    elif not settings.practice:
+        so_pin = home.prompt_secret("SO PIN")
+    try:
+        so_login = home.prove_so_login(path, so_pin)
+    except HsmPinIncorrect as exc:
+        with home.open_home(path, pin) as h:
+            raise officers.so_login_refused(h.ledger, args.name, approver, exc.message) from None
+    with home.open_home(path, pin) as h:
+        event = officers.recover(
+            h.ledger,
+            args.name,
+            passphrase,
+            approvers[0],
+            so_login,
+            args.so_holder,
+            args.reason,
+        )
+        h.ledger.checkpoint()
+    if args.json:
+        print(json.dumps(event.to_dict(), sort_keys=True))
+    else:
+        print(
+            f"enrolled officer {args.name} by recovery ({event.payload['fingerprint']}), "
+            f"event {event.seq}: approved by {approver}, SO login by {args.so_holder}"
+        )
     return 0

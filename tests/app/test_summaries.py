@@ -49,6 +49,24 @@ def test_event_line_is_readable():
     assert "{" not in line and "T17:21" not in line
 
 
+def test_a_recovery_enrolment_says_so():
+    e = NS(
+        seq=9,
+        time="2026-11-23T17:21:27.399Z",
+        type="officer.enrolled",
+        actors=("carol",),
+        approvals=[{"officer": "alice"}],
+        payload={
+            "name": "carol",
+            "role": "officer",
+            "fingerprint": "SHA256:ab",
+            "recovery": {"so_holder": "Sam", "reason": "bob left", "method": "m"},
+        },
+    )
+    line = event_line(e)
+    assert "RECOVERY: SO PIN held by Sam, bob left; approved by alice" in line
+
+
 def _pad(path: str, created: str, left: int) -> DetectedPad:
     manifest = NS(created=created, pad_id_display=f"PAD-{path}", mark=NS(value="PRACTICE"))
     status = NS(

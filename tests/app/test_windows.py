@@ -112,6 +112,27 @@ def test_retire_officer_needs_two_other_officers(qtbot, facility, practice_home)
     runner.stop_all()
 
 
+def test_officers_tab_says_when_one_officer_is_left(qtbot, facility, practice_home):
+    """After the genesis pair, one active officer left: the tab says so and names the way out
+    (issue #11: the home says so)."""
+    _home, first = practice_home
+    from custody import officers
+
+    approvers = list(first.passphrases.items())
+    runner = WorkerRunner()
+    view = CustodyView(runner, facility)
+    qtbot.addWidget(view)
+    view.refresh()
+    qtbot.waitUntil(lambda: view.officer_table.rowCount() == 2, timeout=15000)
+    assert view.quorum_warning.isHidden()
+    facility.call(lambda h: officers.retire(h.ledger, approvers[1][0], approvers))
+    view.refresh()
+    qtbot.waitUntil(lambda: not view.quorum_warning.isHidden(), timeout=15000)
+    text = view.quorum_warning.text()
+    assert "only one active officer (Officer A)" in text and "officer recover" in text
+    runner.stop_all()
+
+
 def test_kiosk_cannot_close_without_passphrase_and_starts_locked(qtbot, practice_home):
     home, first = practice_home
     settings = InstallSettings(kiosk=True, mode="custody", idle_lock_seconds=10)
