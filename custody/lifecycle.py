@@ -690,7 +690,7 @@ def _crypto_erase_plan(oh: OpenHome, rec: PadRecord) -> tuple[dict[str, Any], by
     sample: bytes | None = None
     chunk = directory / vault.CHUNKS_DIR / "000000.gcm"
     if chunk.is_file():
-        sample = chunk.read_bytes()
+        sample = vault.read_chunk_file(chunk)
     if not had_key and sample is None:
         raise LifecycleError(
             f"pad {rec.display}: the HSM holds no key {label!r} and the home no facility copy; "
@@ -948,7 +948,7 @@ class LedgerStatePoll:
         if conn is None:
             from custody import home
 
-            sealed = (self.path / home.SEALED_KEY).read_bytes()
+            sealed = home.read_sealed_key(self.path)
             key = self.token.unseal_secret(
                 self.settings.db_key_label,
                 sealed,

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from custody import frame, link_keys, link_messages, pad_usage
+from custody.bounded_read import read_file
 from custody.durable_file import storage_error
 from custody.errors import (
     AnswerInterruptedError,
@@ -39,6 +40,7 @@ from custody.errors import (
     FacilityPadExhaustedError,
     FrameRejected,
     GatewayDownError,
+    InputTooLarge,
     LinkError,
     NoAnswerError,
     PadExhaustedError,
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 
 OUTBOX_MAGIC = b"RDOUTBOX1\n"  # the per-file layout of version 0.1
 OUTBOX_LOG = "outbox.log"
+# Pending queries only (the log is emptied when none is pending): a handful of questions of at
+# most 4 MiB each. Larger is not an outbox this client wrote.
+MAX_OUTBOX_BYTES = 64 << 20
 # The facility's receive mark arrives as an unauthenticated liveliness hint. Gaps up to what a
 # gateway crash can lose (one adaptive receive window, at most 1 MiB, plus slack) are skipped
 # automatically; a larger gap means this copy's journal is older than the pad's use (a restored
@@ -131,7 +136,13 @@ class Outbox:
 
     def _load(self) -> dict[str, list[bytes]]:
         out: dict[str, list[bytes]] = {}
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        size = os.fstat(self._fd).st_size
+        if size > MAX_OUTBOX_BYTES:
+            raise InputTooLarge(
+                f"outbox {self.path} is larger than its limit of {MAX_OUTBOX_BYTES:,} bytes "
+                "(not written by this client?); move it away to continue"
+            )
+        data = os.pread(self._fd, size, 0)
         pos = 0
         while pos + 17 <= len(data):
             tag, qid = data[pos : pos + 1], data[pos + 1 : pos + 17].hex()
@@ -154,7 +165,7 @@ class Outbox:
                 break
             out[qid] = frames
         for path in sorted(self.dir.glob("*.frames")):  # the per-file layout of version 0.1
-            old = path.read_bytes()
+            old = read_file(path, MAX_OUTBOX_BYTES, "outbox file")
             if old.startswith(OUTBOX_MAGIC):
                 out.setdefault(path.stem, _legacy_frames(old))
                 self._legacy.add(path.stem)

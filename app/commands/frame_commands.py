@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from custody import frame
+from custody.bounded_read import read_stream
 from custody.errors import UsageError
 from custody.pad_store import open_pad_dir
 
@@ -53,11 +54,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ins.set_defaults(handler=cmd_inspect)
 
 
-def _read_stdin(limit: int) -> bytes:
-    data = sys.stdin.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise UsageError(f"input larger than {limit} bytes")
-    return data
+def _read_stdin(limit: int, what: str) -> bytes:
+    return read_stream(sys.stdin.buffer, limit, what)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -71,7 +69,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
             raise UsageError("--msg-id must be 32 hex digits")
     if not 0 <= args.seq < 2**32:
         raise UsageError("--seq must be between 0 and 2^32-1")
-    payload = _read_stdin(frame.MAX_PAYLOAD if not args.compress else frame.MAX_DECOMPRESSED)
+    payload = _read_stdin(
+        frame.MAX_PAYLOAD if not args.compress else frame.MAX_DECOMPRESSED, "plaintext"
+    )
     kind = KIND_NAMES[args.kind]
     with open_pad_dir(args.pad) as copy:
         if copy.side.sends not in frame.allowed_directions(kind):
@@ -95,7 +95,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    data = _read_stdin(frame.OVERHEAD + frame.MAX_BODY)
+    data = _read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame")
     with open_pad_dir(args.pad) as copy:
         msg = frame.open_frame(copy, data)
     if args.json:
@@ -119,7 +119,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY))
+    h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame"))
     print(
         json.dumps(
             {

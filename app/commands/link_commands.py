@@ -374,12 +374,23 @@ def _ask_transport(args: argparse.Namespace) -> Iterator[tuple[Any, bool]]:
         yield transport, hosted
 
 
+def _question_from_stdin() -> str:
+    from custody.bounded_read import read_stream
+    from custody.link_messages import MAX_QUERY_BYTES
+
+    data = read_stream(sys.stdin.buffer, MAX_QUERY_BYTES, "question")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the question on stdin is not UTF-8 text") from None
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from custody.link_messages import cover_cost
     from custody.pad_store import open_pad_dir
     from custody.workstation_client import WorkstationClient
 
-    question = sys.stdin.read() if args.question == "-" else args.question
+    question = _question_from_stdin() if args.question == "-" else args.question
     if not question.strip():
         raise UsageError("the question is empty")
     if args.connect and args.listen:
