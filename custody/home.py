@@ -111,7 +111,7 @@ def read_sealed_key(home: Path) -> bytes:
 
 def load_settings(home: Path) -> HomeSettings:
     path = home / SETTINGS
-    if not path.is_file():
+    if not path.exists():
         raise HomeError(f"{home} is not an initialised facility home (run reddoor init)")
     try:
         data = json.loads(read_file(path, MAX_SETTINGS_BYTES, "settings file", error=HomeError))

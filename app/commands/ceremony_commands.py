@@ -255,8 +255,8 @@ def _check_officer_specs(specs: Sequence[str], what: str) -> None:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise UsageError("--officer takes NAME=PASSPHRASE_FILE")
-        if not Path(path).is_file():
-            raise UsageError(f"--officer {name}: passphrase file {path} does not exist")
+        # Read now (and again when the step asks), so a bad file stops us before generation.
+        home.read_secret_file(Path(path), "passphrase")
 
 
 def _check_receipt_path(out: Path | None) -> None:
