@@ -27,6 +27,7 @@ MIN_REGION = 16 * 1024
 MIN_RESERVE = 32 + 256
 MAX_CHUNK_SIZE = 64 << 20  # a vault chunk is decrypted whole: it must fit in memory
 MAX_CHUNKS = 1 << 20  # 1 TiB at the default chunk size
+MAX_PAD_SIZE = MAX_CHUNKS * DEFAULT_CHUNK_SIZE  # 1 TiB: the most chunks at the default size
 # A manifest is about 67 bytes per chunk digest plus a fixed part of under 1 KiB.
 MAX_MANIFEST_BYTES = 4096 + 68 * MAX_CHUNKS
 
@@ -83,7 +84,7 @@ class Region:
 
 
 def parse_split(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    m = re.fullmatch(r"\s*(\d{1,9})\s*:\s*(\d{1,9})\s*", text)
     if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
         raise UsageError(f"bad split {text!r}: expected two positive numbers like 1:3")
     return int(m.group(1)), int(m.group(2))
@@ -91,11 +92,16 @@ def parse_split(text: str) -> tuple[int, int]:
 
 def parse_size(text: str) -> int:
     """Sizes like 4M, 256MiB, 1G, 65536 (binary units)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    m = re.fullmatch(r"\s*(\d{1,20})\s*([KMGT]?)(?:I?B)?\s*", text.upper())
     if not m:
-        raise UsageError(f"bad size {text!r}: expected a number with an optional K, M, G unit")
+        raise UsageError(f"bad size {text[:40]!r}: expected a number with an optional K, M, G unit")
     power = " KMGT".index(m.group(2) or " ")
-    return int(m.group(1)) << (10 * power)
+    size = int(m.group(1)) << (10 * power)
+    if size > MAX_PAD_SIZE:
+        raise UsageError(
+            f"size {text.strip()} is larger than the largest pad ({MAX_PAD_SIZE:,} bytes)"
+        )
+    return size
 
 
 def region_lengths(size: int, split: tuple[int, int]) -> tuple[int, int]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import integer
 from custody import frame
 from custody.bounded_read import read_stream
 from custody.errors import UsageError
@@ -31,7 +32,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     seal.add_argument("--pad", type=Path, required=True, help="pad copy directory")
     seal.add_argument("--kind", choices=sorted(KIND_NAMES), default="query")
     seal.add_argument("--msg-id", help="16-byte message id as 32 hex digits (default: random)")
-    seal.add_argument("--seq", type=int, default=0, help="fragment number (default 0)")
+    seal.add_argument(
+        "--seq", type=integer(0, 2**32 - 1), default=0, help="fragment number (default 0)"
+    )
     seal.add_argument("--more", action="store_true", help="not the final fragment")
     seal.add_argument("--compress", action="store_true", help="zlib before padding")
     seal.add_argument("--conceal", action="store_true", help="hide the kind (cover traffic)")

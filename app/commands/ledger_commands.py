@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import MAX_SEQ, integer
 from custody import checkpoint, home, officers, proofs
 from custody.bounded_read import read_file
 from custody.errors import LedgerIntegrityError, ProofError, UsageError
@@ -56,7 +57,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     log_p = lsub.add_parser("log", parents=[common, pin], help="show the events")
     log_p.add_argument("--json", action="store_true", help="one JSON object per line")
-    log_p.add_argument("--from", dest="start", type=int, default=0, metavar="SEQ")
+    log_p.add_argument("--from", dest="start", type=integer(0, MAX_SEQ), default=0, metavar="SEQ")
     log_p.set_defaults(handler=cmd_log)
 
     cp = lsub.add_parser("checkpoint", parents=[common, pin], help="emit a signed checkpoint")
@@ -64,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     cp.set_defaults(handler=cmd_checkpoint)
 
     prove = lsub.add_parser("prove", parents=[common, pin], help="inclusion proof for an event")
-    prove.add_argument("seq", type=int, metavar="SEQ")
+    prove.add_argument("seq", type=integer(0, MAX_SEQ), metavar="SEQ")
     prove.add_argument("--out", type=Path, required=True)
     prove.set_defaults(handler=cmd_prove)
 

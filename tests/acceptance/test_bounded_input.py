@@ -79,7 +79,7 @@ def _cli(world: World, *args: str, stdin: Path | None = None, limit: bool = Fals
             capture_output=True,
             env=world.env(),
             cwd=REPO,  # the worktree's packages, not an installed copy
-            timeout=180,
+            timeout=60,  # a normal run takes seconds: longer is a hang
             check=False,
             preexec_fn=cap if limit else None,
         )
