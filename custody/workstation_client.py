@@ -52,6 +52,7 @@ from custody.errors import (
 from custody.link_messages import CoverCost, cover_cost
 from custody.pad_manifest import Direction, Side
 from custody.pad_store import PadCopy, default_state_dir
+from custody.rate_limited_log import RateLimitedLog
 from custody.zenoh_transport import Subscription, Transport
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,8 @@ class WorkstationClient:
         self.presence_timeout = presence_timeout
         self.accept_facility_mark = accept_facility_mark
         self.stats: Counter[str] = Counter()
+        # Junk on the link must not flood the user's terminal: one line per reason, then counts.
+        self.rejections = RateLimitedLog(log, "frames rejected")
         state = state_dir or default_state_dir()
         self.outbox = Outbox(state / "outbox" / self.pad_id.hex(), durable_outbox)
         self._usage_path = pad_usage.usage_path(self.pad_id)  # where `pad status` reads it
@@ -551,7 +554,9 @@ class WorkstationClient:
                 log.debug("duplicate frame dropped (range already received)")
             else:
                 self.stats[f"rejected-{exc.reason}"] += 1
-                log.warning("rejected a frame from the link: %s (%s)", exc.reason, exc.message)
+                self.rejections.event(
+                    exc.reason, "rejected a frame from the link: %s (%s)", exc.reason, exc.message
+                )
             return False
         if msg.kind is frame.Kind.COVER:
             self.stats["cover-received"] += 1
@@ -644,6 +649,7 @@ class WorkstationClient:
             s.close()
         self._subs.clear()
         self.outbox.close()
+        self.rejections.flush()
 
 
 class _CoverSender:
