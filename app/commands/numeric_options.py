@@ -16,6 +16,7 @@ MAX_SECONDS = 7 * 86_400.0  # no wait or timeout of Red Door needs more than a w
 MAX_SEQ = 2**63 - 1  # ledger sequence numbers are SQLite integers
 MAX_PAD_BYTES = 1 << 50  # a byte count about a pad: far beyond any pad (1 PiB)
 MAX_QUERIES_PER_DAY = 1e9  # an estimate's rate: more than ten thousand a second
+MIN_QUERIES_PER_DAY = 1e-3  # one query in three years: slower makes "days left" meaningless
 
 
 def integer(lo: int, hi: int, what: str = "a whole number") -> Callable[[str], int]:

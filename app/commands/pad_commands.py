@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.commands.numeric_options import MAX_PAD_BYTES, MAX_QUERIES_PER_DAY, integer, real
+from app.commands.numeric_options import (
+    MAX_PAD_BYTES,
+    MAX_QUERIES_PER_DAY,
+    MIN_QUERIES_PER_DAY,
+    integer,
+    real,
+)
 from custody import pad_status
 from custody.pad_manifest import parse_size
 from custody.practice_pad import make_practice_pad
@@ -47,7 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     st.add_argument(
         "--queries-per-day",
-        type=real(0.0, MAX_QUERIES_PER_DAY, "a number of queries"),
+        type=real(MIN_QUERIES_PER_DAY, MAX_QUERIES_PER_DAY, "a number of queries", above=False),
         default=None,
         help="expected queries per day (default: the rate observed on this host, else 100)",
     )
