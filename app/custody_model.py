@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from custody.bounded_read import iter_lines
+from custody.errors import RedDoorError
 from custody.ledger_entry import Event
+from custody.link_chronicle import MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE
 from custody.pad_status import read_status
 
 log = logging.getLogger(__name__)
@@ -138,8 +141,8 @@ def lifecycle_states(events: list[Event]) -> dict[str, str]:
 def _add_usage(rows: dict[str, PadRow], chronicle: Path) -> None:
     per_pad: dict[str, list[tuple[float, int, int]]] = {}
     try:
-        lines = chronicle.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = list(iter_lines(chronicle, MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE, "chronicle"))
+    except (OSError, RedDoorError):
         return
     for line in lines:
         try:

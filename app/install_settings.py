@@ -13,9 +13,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from custody.bounded_read import read_file
+from custody.errors import RedDoorError
+
 log = logging.getLogger(__name__)
 
 SYSTEM_SETTINGS = Path("/etc/reddoor/app.json")
+MAX_SETTINGS_BYTES = 65_536  # a few hundred bytes of JSON
 MODES = ("ceremony", "custody", "workstation")
 MODE_TITLES = {
     "ceremony": "Ceremony station",
@@ -91,10 +95,10 @@ def settings_path() -> Path:
 def load_settings(path: Path | None = None) -> InstallSettings:
     path = path or settings_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_file(path, MAX_SETTINGS_BYTES, "application settings file"))
     except FileNotFoundError:
         return InstallSettings()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RedDoorError):
         log.warning("application settings %s unreadable; using defaults", path)
         return InstallSettings()
     if not isinstance(data, dict):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import CeremonyStateError
+from custody.bounded_read import read_file
 from custody.durable_file import write_atomic
 from custody.ledger import utc_now
 
@@ -31,6 +32,8 @@ FORMAT = "reddoor-ceremony-journal/1"
 CEREMONIES = "ceremonies"
 ACTIVE = "active"
 LOCK = ".lock"
+MAX_JOURNAL_BYTES = 1 << 20  # a journal is a few KiB: steps, their results, the plan
+MAX_ACTIVE_BYTES = 4096  # one ceremony id
 
 
 def ceremonies_dir(home: Path) -> Path:
@@ -39,9 +42,17 @@ def ceremonies_dir(home: Path) -> Path:
 
 def active_id(home: Path) -> str | None:
     try:
-        text = (ceremonies_dir(home) / ACTIVE).read_text(encoding="utf-8").strip()
+        data = read_file(
+            ceremonies_dir(home) / ACTIVE,
+            MAX_ACTIVE_BYTES,
+            "ceremony id file",
+            error=CeremonyStateError,
+        )
+        text = data.decode("utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError):
+        raise CeremonyStateError(f"{ceremonies_dir(home) / ACTIVE} is damaged") from None
     return text or None
 
 
@@ -125,7 +136,9 @@ class CeremonyJournal:
     def load(cls, home: Path, ceremony_id: str) -> CeremonyJournal:
         path = ceremonies_dir(home) / ceremony_id / "journal.json"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(
+                read_file(path, MAX_JOURNAL_BYTES, "ceremony journal", error=CeremonyStateError)
+            )
         except FileNotFoundError:
             raise CeremonyStateError(f"no ceremony {ceremony_id} in this home") from None
         except (OSError, ValueError):

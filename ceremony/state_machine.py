@@ -71,7 +71,7 @@ from custody.errors import PadFormatError, RedDoorError, UsageError
 from custody.fingerprint_words import phrase
 from custody.home import OpenHome
 from custody.ledger import Approval, utc_now
-from custody.pad_manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side
+from custody.pad_manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side, read_manifest_file
 from custody.pad_store import PAD_NAME, write_pad_dir
 
 log = logging.getLogger(__name__)
@@ -654,7 +654,7 @@ class Ceremony:
     def _manifest(self) -> Manifest:
         try:
             return Manifest.from_bytes(
-                self.journal.manifest_path.read_bytes(), str(self.journal.manifest_path)
+                read_manifest_file(self.journal.manifest_path), str(self.journal.manifest_path)
             )
         except FileNotFoundError:
             raise CeremonyStateError("the ceremony's manifest is missing") from None
@@ -864,7 +864,7 @@ def cleanup_material(oh: OpenHome, journal: CeremonyJournal) -> dict[str, Any]:
     pad_hex = journal.result("generate").get("pad_id")
     if pad_hex is None and journal.manifest_path.exists():
         with contextlib.suppress(PadFormatError):
-            pad_hex = Manifest.from_bytes(journal.manifest_path.read_bytes()).pad_id.hex()
+            pad_hex = Manifest.from_bytes(read_manifest_file(journal.manifest_path)).pad_id.hex()
     if pad_hex:
         out["facility"] = vault.destroy_vault(oh.path, oh.token, bytes.fromhex(pad_hex))
         out["pad_id"] = pad_hex

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from custody.bounded_read import read_file
 from custody.durable_file import storage_error
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,13 @@ class _PadCache:
             if st.st_size == 0:
                 path.unlink(missing_ok=True)
                 continue
+            if st.st_size > max_bytes:
+                # Segments close at max_bytes / 8: this one was not written by the cache.
+                log.warning("answer cache segment %s is larger than the whole cache; ignored", path)
+                continue
             seg = _Segment(_segment_number(path), path, st.st_size, st.st_mtime)
             self.segments.append(seg)
-            self._index(seg, path.read_bytes())
+            self._index(seg, read_file(path, max_bytes, "answer cache segment"))
         self._prune_locked(time.time())
         self._open_new()
 

@@ -20,15 +20,18 @@ import binascii
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from custody.errors import ProofError
+from custody.bounded_read import read_file
+from custody.errors import ProofError, UsageError
 
 SIG_PREFIX = "\u2014 "  # em dash and a space, as in every C2SP signed note
 ED25519_ALG = 0x01
 MAX_NOTE_BYTES = 16_384
+MAX_VKEY_BYTES = 4_096  # a verifier key file (one line of about 80 characters)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,26 @@ def sign(
         raise ProofError("the signer did not return an Ed25519 signature")
     blob = base64.b64encode(key_id(name, public_key) + signature).decode("ascii")
     return body.decode() + f"\n{SIG_PREFIX}{name} {blob}\n"
+
+
+def read_note_file(path: Path) -> str:
+    """A checkpoint kept in a file (an auditor's copy): at most MAX_NOTE_BYTES of UTF-8."""
+    try:
+        data = read_file(path, MAX_NOTE_BYTES, "checkpoint file", error=ProofError)
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise UsageError(f"cannot read checkpoint file {path}") from None
+
+
+def read_vkey_file(path: Path) -> str:
+    """A verifier key file (ledger.vkey): at most MAX_VKEY_BYTES of text."""
+    try:
+        data = read_file(path, MAX_VKEY_BYTES, "verifier key file")
+        return data.decode("utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read {exc.filename or path}") from None
+    except UnicodeDecodeError:
+        raise ProofError("the verifier key is not in name+keyid+base64 form") from None
 
 
 def parse(text: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:

@@ -27,6 +27,11 @@ class UsageError(RedDoorError):
     exit_code = 2
 
 
+class InputTooLarge(UsageError):
+    """A file or stream is larger than its documented limit (docs/architecture.md "Input
+    limits"), or cannot be one (a device or FIFO where a file is needed)."""
+
+
 class PadError(RedDoorError):
     """A pad directory cannot be used as asked."""
 

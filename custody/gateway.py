@@ -51,6 +51,7 @@ from custody.pad_store import (
     open_pad_dir,
     read_manifest,
 )
+from custody.rate_limited_log import RateLimitedLog
 from custody.zenoh_transport import Subscription, Transport
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,8 @@ class Gateway:
         self.flush_interval = flush_interval
         self.resend_min_interval = resend_min_interval
         self.stats: Counter[str] = Counter()
+        # Junk costs its sender nothing: one line per reason, then a count every interval.
+        self.rejections = RateLimitedLog(log, "frames rejected")
         self._lanes: dict[bytes, _Lane] = {}
         self._frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=queue_size)
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=queue_size)
@@ -382,6 +385,7 @@ class Gateway:
             with lane.lock:
                 lane.copy.close()
         self.cache.close()
+        self.rejections.flush()
         if self.chronicle is not None:
             self.chronicle.close()
 
@@ -463,7 +467,9 @@ class Gateway:
                     lane.floor_dirty = True  # its range was consumed: the mark moved
                     self._floor_event.set()
                 self.stats[f"rejected-{exc.reason}"] += 1
-                log.warning("rejected a frame for pad %s: %s", pad_id.hex()[:8], exc.reason)
+                self.rejections.event(
+                    exc.reason, "rejected a frame for pad %s: %s", pad_id.hex()[:8], exc.reason
+                )
             return
         self.stats[_OPENED_STAT[msg.kind]] += 1
         if msg.kind is not frame.Kind.QUERY:
@@ -514,7 +520,8 @@ class Gateway:
             # Its range is consumed (journal, or the ledger's marks after a resync) and this
             # host has no answer to resend: refused before any backend call.
             self.stats["replay-unknown"] += 1
-            log.warning(
+            self.rejections.event(
+                "replay",
                 "refused a replayed frame for pad %s: its range was already consumed and no "
                 "answer is cached to resend",
                 lane.pad_id.hex()[:8],

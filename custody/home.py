@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from custody import canonical_json, checkpoint, hsm, ledger_store
+from custody.bounded_read import read_file
 from custody.durable_file import write_atomic
 from custody.errors import HomeError, RedDoorError, UsageError
 from custody.ledger import Ledger, utc_now
@@ -43,6 +44,8 @@ SO_PIN_FILE = "token-so-pin"  # practice only: lets one person rehearse officer 
 SOFTHSM_CONF = "softhsm2.conf"
 TOKENS_DIR = "tokens"
 MAX_SECRET_FILE_BYTES = 4096
+MAX_SETTINGS_BYTES = 65_536  # settings.json is a few hundred bytes
+MAX_SEALED_KEY_BYTES = 4096  # ledger-key.sealed: a 32-byte key, its nonce and tag
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,9 @@ def resolve_home(home: Path | None) -> Path:
 def read_secret_file(path: Path, what: str) -> str:
     """A PIN or passphrase from a file: first line, without its newline. Never echoed."""
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_SECRET_FILE_BYTES + 1)
+        data = read_file(path, MAX_SECRET_FILE_BYTES, f"the {what} file")
     except OSError as exc:
         raise UsageError(f"cannot read the {what} file {path}: {exc.strerror}") from None
-    if len(data) > MAX_SECRET_FILE_BYTES:
-        raise UsageError(f"the {what} file {path} is too large to hold a {what}")
     try:
         text = data.decode("utf-8").split("\n", 1)[0].rstrip("\r")
     except UnicodeDecodeError:
@@ -103,14 +103,23 @@ def secret_from(path: Path | None, what: str, *, confirm: bool = False) -> str:
     )
 
 
+def read_sealed_key(home: Path) -> bytes:
+    try:
+        return read_file(
+            home / SEALED_KEY, MAX_SEALED_KEY_BYTES, "sealed ledger key", error=HomeError
+        )
+    except OSError:
+        raise HomeError(f"the sealed ledger key {home / SEALED_KEY} is missing") from None
+
+
 def load_settings(home: Path) -> HomeSettings:
     path = home / SETTINGS
-    if not path.is_file():
+    if not path.exists():
         raise HomeError(f"{home} is not an initialised facility home (run reddoor init)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_file(path, MAX_SETTINGS_BYTES, "settings file", error=HomeError))
         settings = HomeSettings(**data)
-    except (ValueError, TypeError):
+    except (OSError, ValueError, TypeError):
         raise HomeError(f"the settings file {path} is damaged") from None
     if settings.format != HOME_FORMAT:
         raise HomeError(f"{path} is not a {HOME_FORMAT} settings file")
@@ -305,10 +314,7 @@ def open_ledger_db(home: Path, settings: HomeSettings, token: hsm.Token, **kw: A
     """Another SQLCipher connection to the home's ledger, unlocked with its logged-in token
     (an SQLite connection belongs to the thread that opened it unless `check_same_thread`
     is False, and then its user serialises every call)."""
-    try:
-        sealed = (home / SEALED_KEY).read_bytes()
-    except OSError:
-        raise HomeError(f"the sealed ledger key {home / SEALED_KEY} is missing") from None
+    sealed = read_sealed_key(home)
     db_key = token.unseal_secret(settings.db_key_label, sealed, _db_key_aad(settings.origin))
     try:
         return ledger_store.open_db(home / LEDGER_DB, db_key, **kw)

@@ -755,7 +755,7 @@ def _crypto_erase_plan(oh: OpenHome, rec: PadRecord) -> tuple[dict[str, Any], by
     sample: bytes | None = None
     chunk = directory / vault.CHUNKS_DIR / "000000.gcm"
     if chunk.is_file():
-        sample = chunk.read_bytes()
+        sample = vault.read_chunk_file(chunk)
     if not had_key and sample is None:
         raise LifecycleError(
             f"pad {rec.display}: the HSM holds no key {label!r} and the home no facility copy; "

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from custody.bounded_read import iter_lines
 from custody.durable_file import fsync_directory, storage_error
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 FORMAT = "reddoor-link-chronicle/1"
 LEDGER_EVENT = "link.query"
 SHUTDOWN_GRACE = 10.0  # seconds of retries at close before records are reported unwritten
+# A chronicle read back (export, reconcile) is held in memory: 64 MiB is about 100,000 queries.
+# The production record is the ledger (`--ledger`), which has no such limit.
+MAX_CHRONICLE_BYTES = 64 << 20
+MAX_CHRONICLE_LINE = 1 << 20  # one query's record: a 4 MiB answer's ranges are about 25 KiB
 MAX_HELD = 100_000  # records kept for retry while the sink fails; beyond, the oldest are counted
 
 
@@ -180,11 +185,12 @@ class JsonlChronicleSink:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSONL chronicle. OSError and ValueError (not JSON) propagate; a file or a
+    line over its limit is InputTooLarge."""
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                out.append(json.loads(line))
+    for line in iter_lines(path, MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE, "chronicle"):
+        if line.strip():
+            out.append(json.loads(line))
     return out
 
 

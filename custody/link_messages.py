@@ -25,6 +25,8 @@ from custody.errors import UsageError
 from custody.pad_store import PadCopy
 
 MAX_QUERY_BYTES = 4 << 20
+# Cover frames per second and direction: 1,000 frames of 1 KiB spend about 90 GB of pad a day.
+MAX_COVER_RATE = 1000.0
 SECONDS_PER_DAY = 86400
 
 
@@ -159,8 +161,10 @@ def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverC
     direction. Every frame on the wire then costs `frame_bytes` of pad, real or cover."""
     if bucket not in frame.BUCKETS:
         raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
-    if not math.isfinite(rate) or rate <= 0:
-        raise UsageError("cover rate must be a positive number of frames per second")
+    if not math.isfinite(rate) or not 0 < rate <= MAX_COVER_RATE:
+        raise UsageError(
+            f"cover rate must be a positive number of frames per second, at most {MAX_COVER_RATE:g}"
+        )
     per = frame.KEY_LEN + bucket
     per_day = int(rate * SECONDS_PER_DAY * per)
     days = None if remaining is None else remaining / (rate * SECONDS_PER_DAY * per)

@@ -15,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from custody import canonical_json
+from custody.bounded_read import read_file
 from custody.errors import PadFormatError
 from custody.pad_manifest import Side
 
 FORMAT = "reddoor-journal/1"
+# A journal is a few hundred bytes; ranges received out of order add about 25 bytes each until
+# the receive mark passes them. 16 MiB holds over half a million such ranges.
+MAX_JOURNAL_BYTES = 16 << 20
 
 
 class IntervalSet:
@@ -116,7 +120,7 @@ class JournalState:
 
 def read_journal(path: Path) -> JournalState:
     try:
-        data = path.read_bytes()
+        data = read_file(path, MAX_JOURNAL_BYTES, "journal", error=PadFormatError)
     except FileNotFoundError:
         raise PadFormatError(f"no journal at {path}: not a pad copy, or it was deleted") from None
     except OSError as exc:

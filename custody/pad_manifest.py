@@ -22,6 +22,14 @@ FORMAT = "reddoor-pad/1"
 DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_RESERVE = 1024  # per region: room for the final pad-exhausted control frame
 MIN_REGION = 16 * 1024
+# The smallest reserve that holds one pad-exhausted frame: its 32-byte MAC key and the smallest
+# body bucket (custody.frame.KEY_LEN + BUCKETS[0]; frame imports this module, not the reverse).
+MIN_RESERVE = 32 + 256
+MAX_CHUNK_SIZE = 64 << 20  # a vault chunk is decrypted whole: it must fit in memory
+MAX_CHUNKS = 1 << 20  # 1 TiB at the default chunk size
+MAX_PAD_SIZE = MAX_CHUNKS * DEFAULT_CHUNK_SIZE  # 1 TiB: the most chunks at the default size
+# A manifest is about 67 bytes per chunk digest plus a fixed part of under 1 KiB.
+MAX_MANIFEST_BYTES = 4096 + 68 * MAX_CHUNKS
 
 
 class Direction(Enum):
@@ -76,7 +84,7 @@ class Region:
 
 
 def parse_split(text: str) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text)
+    m = re.fullmatch(r"\s*(\d{1,9})\s*:\s*(\d{1,9})\s*", text)
     if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
         raise UsageError(f"bad split {text!r}: expected two positive numbers like 1:3")
     return int(m.group(1)), int(m.group(2))
@@ -84,11 +92,16 @@ def parse_split(text: str) -> tuple[int, int]:
 
 def parse_size(text: str) -> int:
     """Sizes like 4M, 256MiB, 1G, 65536 (binary units)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    m = re.fullmatch(r"\s*(\d{1,20})\s*([KMGT]?)(?:I?B)?\s*", text.upper())
     if not m:
-        raise UsageError(f"bad size {text!r}: expected a number with an optional K, M, G unit")
+        raise UsageError(f"bad size {text[:40]!r}: expected a number with an optional K, M, G unit")
     power = " KMGT".index(m.group(2) or " ")
-    return int(m.group(1)) << (10 * power)
+    size = int(m.group(1)) << (10 * power)
+    if size > MAX_PAD_SIZE:
+        raise UsageError(
+            f"size {text.strip()} is larger than the largest pad ({MAX_PAD_SIZE:,} bytes)"
+        )
+    return size
 
 
 def region_lengths(size: int, split: tuple[int, int]) -> tuple[int, int]:
@@ -174,15 +187,9 @@ class Manifest:
                 mark=Mark(d["mark"]),
                 created=str(d["created"]),
             )
+            impossible = _impossible_geometry(m, (w2f["start"], w2f["length"]), f2w)
             consistent = (
                 len(m.pad_id) == 16
-                and size > 0
-                and chunk_size > 0
-                and w2f["start"] == 0
-                and f2w["start"] == m.w2f_length
-                and f2w["length"] == size - m.w2f_length
-                and min(m.w2f_length, size - m.w2f_length) >= m.reserve + 512
-                and len(m.chunk_hashes) == -(-size // chunk_size)
                 and all(len(h) == 32 for h in m.chunk_hashes)
                 and merkle.root(list(m.chunk_hashes)) == m.merkle_root
             )
@@ -192,11 +199,76 @@ class Manifest:
             raise PadFormatError(
                 f"{where} is corrupt (not a valid Red Door pad manifest)"
             ) from None
+        if impossible:
+            raise PadFormatError(f"{where} is impossible: {impossible}; refusing the pad")
         if not consistent:
             raise PadFormatError(f"{where} is inconsistent (sizes, chunk list or Merkle root)")
         if m.to_bytes() != data:
             raise PadFormatError(f"{where} is not in canonical form (edited by hand?)")
         return m
+
+
+def _impossible_geometry(m: Manifest, w2f: tuple[Any, Any], f2w: dict[str, Any]) -> str | None:
+    """Why the manifest's sizes cannot describe a pad, or None. Checked when a copy is opened,
+    so that a bad reserve or region is refused there, not found when a frame crosses into the
+    other direction's region (docs/pad-format.md "What a reader refuses")."""
+    size, chunk = m.size, m.chunk_size
+    if not isinstance(size, int) or size <= 0:
+        return f"size {size} is not a positive number of bytes"
+    if not 0 < chunk <= MAX_CHUNK_SIZE:
+        return f"chunk size {chunk} is not between 1 and {MAX_CHUNK_SIZE} bytes"
+    if len(m.chunk_hashes) != -(-size // chunk):
+        return f"{len(m.chunk_hashes)} chunk digests for {-(-size // chunk)} chunks"
+    if len(m.chunk_hashes) > MAX_CHUNKS:
+        return f"{len(m.chunk_hashes)} chunks (at most {MAX_CHUNKS})"
+    w2f_len, f2w_len = m.w2f_length, size - m.w2f_length
+    if w2f != (0, w2f_len) or (f2w.get("start"), f2w.get("length")) != (w2f_len, f2w_len):
+        return "the regions do not tile the pad (w2f from 0, f2w from its end to the pad's end)"
+    try:
+        expected = region_lengths(size, parse_split(m.split))
+    except UsageError:
+        return f"split {m.split!r} is not two positive numbers"
+    if expected != (w2f_len, f2w_len):
+        return f"the regions {w2f_len}:{f2w_len} do not follow the split {m.split}"
+    if min(w2f_len, f2w_len) < MIN_REGION:
+        return f"a region is shorter than {MIN_REGION} bytes"
+    if not MIN_RESERVE <= m.reserve <= min(w2f_len, f2w_len) - 512:
+        return (
+            f"reserve {m.reserve} is not between {MIN_RESERVE} bytes and its region's length "
+            "less 512"
+        )
+    return None
+
+
+def check_new_pad(
+    size: int, split: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE, reserve: int = DEFAULT_RESERVE
+) -> tuple[int, int]:
+    """The region lengths of a pad about to be made, or UsageError if a reader would refuse its
+    manifest. Called before any pad byte is generated."""
+    if size <= 0:
+        raise UsageError("pad size must be positive")
+    w2f, f2w = region_lengths(size, parse_split(split))
+    if min(w2f, f2w) < MIN_REGION:
+        raise UsageError(
+            f"pad of {size} bytes is too small for split {split}: each region needs "
+            f"at least {MIN_REGION} bytes"
+        )
+    if not 0 < chunk_size <= MAX_CHUNK_SIZE or -(-size // chunk_size) > MAX_CHUNKS:
+        raise UsageError(
+            f"pad of {size} bytes is too large: at most {MAX_CHUNKS} chunks of up to "
+            f"{MAX_CHUNK_SIZE} bytes ({MAX_CHUNKS * chunk_size:,} bytes at this chunk size)"
+        )
+    if not MIN_RESERVE <= reserve <= min(w2f, f2w) - 512:
+        raise UsageError(f"reserve {reserve} does not fit this pad's regions")
+    return w2f, f2w
+
+
+def read_manifest_file(path: Path) -> bytes:
+    """A manifest file's bytes, at most MAX_MANIFEST_BYTES (more is a corrupt pad). OSError
+    propagates: the caller says what a missing manifest means."""
+    from custody.bounded_read import read_file
+
+    return read_file(path, MAX_MANIFEST_BYTES, "pad manifest", error=PadFormatError)
 
 
 def iter_chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
@@ -223,12 +295,7 @@ def build(
 ) -> Manifest:
     """Describe the pad bytes in `pad_file` (hashing them unless digests are given)."""
     size = os.stat(pad_file).st_size
-    w2f, f2w = region_lengths(size, parse_split(split))
-    if min(w2f, f2w) < MIN_REGION:
-        raise UsageError(
-            f"pad of {size} bytes is too small for split {split}: each region needs "
-            f"at least {MIN_REGION} bytes"
-        )
+    w2f, _f2w = check_new_pad(size, split, chunk_size=chunk_size, reserve=reserve)
     digests = chunk_digests if chunk_digests is not None else chunk_hashes_of(pad_file, chunk_size)
     return Manifest(
         pad_id=raw_pad_id or pad_id.new_pad_id(),

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from custody.bounded_read import read_file
 from custody.durable_file import storage_error, write_atomic
 from custody.errors import (
     PadExhaustedError,
@@ -35,8 +36,8 @@ from custody.errors import (
     PadInUseError,
     PadRollbackError,
 )
-from custody.pad_journal import IntervalSet, JournalState, read_journal
-from custody.pad_manifest import Direction, Manifest, Region, Side
+from custody.pad_journal import MAX_JOURNAL_BYTES, IntervalSet, JournalState, read_journal
+from custody.pad_manifest import Direction, Manifest, Region, Side, read_manifest_file
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,8 @@ class Witness:
 
     def read(self) -> JournalState | None:
         try:
-            return JournalState.from_bytes(self.path.read_bytes(), str(self.path))
+            data = read_file(self.path, MAX_JOURNAL_BYTES, "witness", error=PadFormatError)
+            return JournalState.from_bytes(data, str(self.path))
         except FileNotFoundError:
             return None
         except PadFormatError:
@@ -561,7 +563,7 @@ def lock_directory(directory: Path) -> int:
 def read_manifest(directory: Path) -> Manifest:
     path = directory / MANIFEST_NAME
     try:
-        data = path.read_bytes()
+        data = read_manifest_file(path)
     except FileNotFoundError:
         raise PadFormatError(f"{directory} is not a pad directory (no {MANIFEST_NAME})") from None
     except IsADirectoryError:

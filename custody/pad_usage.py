@@ -15,9 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from custody.bounded_read import iter_lines
+from custody.errors import InputTooLarge
 from custody.pad_store import default_state_dir
 
 log = logging.getLogger(__name__)
+
+MAX_USAGE_BYTES = 64 << 20  # about a million queries at ~60 bytes a line
+MAX_USAGE_LINE = 4096
 
 
 def usage_path(pad_id: bytes, state_dir: Path | None = None) -> Path:
@@ -68,21 +73,23 @@ def observed(pad_id: bytes, *, state_dir: Path | None = None) -> ObservedUsage |
     queries = w2f = f2w = 0
     first: str | None = None
     try:
-        with open(path) as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    day, a, b = str(rec["day"]), int(rec["w2f"]), int(rec["f2w"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line after a crash
-                queries += 1
-                w2f += a
-                f2w += b
-                first = min(first or day, day)
+        for line in iter_lines(path, MAX_USAGE_BYTES, MAX_USAGE_LINE, "pad usage file"):
+            try:
+                rec = json.loads(line)
+                day, a, b = str(rec["day"]), int(rec["w2f"]), int(rec["f2w"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line after a crash
+            queries += 1
+            w2f += a
+            f2w += b
+            first = min(first or day, day)
     except FileNotFoundError:
         return None
     except OSError as exc:
         log.warning("could not read pad usage (%s)", exc.strerror)
+        return None
+    except InputTooLarge as exc:
+        log.warning("pad usage not used for the estimate: %s", exc.message)
         return None
     if not queries or first is None:
         return None

@@ -27,20 +27,18 @@ def make_practice_pad(
     out: Path, size: int, *, split: str = "1:3", chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Manifest:
     """Create OUT/workstation and OUT/facility. Refuses to overwrite an existing pad."""
-    if size <= 0:
-        raise UsageError("pad size must be positive")
-    w2f, f2w = pad_manifest.region_lengths(size, pad_manifest.parse_split(split))
-    if min(w2f, f2w) < pad_manifest.MIN_REGION:
-        # Checked before anything is written, so a refused size leaves nothing behind.
-        raise UsageError(
-            f"pad of {size} bytes is too small for split {split}: each region needs at least "
-            f"{pad_manifest.MIN_REGION} bytes"
-        )
+    # Checked before anything is written, so a refused size leaves nothing behind.
+    pad_manifest.check_new_pad(size, split, chunk_size=chunk_size)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a directory; give a directory for the pad")
     ws, fac = out / WORKSTATION_DIR, out / FACILITY_DIR
     for d in (ws, fac):
-        if d.exists() and any(d.iterdir()):
+        if d.exists() and (not d.is_dir() or any(d.iterdir())):
             raise UsageError(f"{d} already exists and is not empty; refusing to overwrite a pad")
-    ws.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        ws.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise storage_error(exc, ws) from None
     pad_path = ws / PAD_NAME
     digests = []
     try:

@@ -29,6 +29,7 @@ from custody.fingerprint_words import words
 
 PAYLOAD_PREFIX = "RDR1:"
 MAX_PAYLOAD_CHARS = 8_000
+MAX_PAYLOAD_FILE_BYTES = 65_536  # a scanned payload file; beyond MAX_PAYLOAD_CHARS it is refused
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _SECRET_WORDS = ("passphrase", "password", "pin", "secret", "private")
 

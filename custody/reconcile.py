@@ -26,11 +26,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from custody.bounded_read import read_file
 from custody.consumption_export import FORMAT as EXPORT_FORMAT
 from custody.errors import PadFormatError, UsageError
 from custody.link_chronicle import LEDGER_EVENT, read_jsonl
+from custody.pad_journal import MAX_JOURNAL_BYTES
 
 FORMAT = "reddoor-reconciliation/1"
+# A workstation's export is its journal's ranges: bounded like the journal it comes from, with
+# room for the JSON around them.
+MAX_EXPORT_BYTES = 4 * MAX_JOURNAL_BYTES
 Interval = tuple[int, int]
 
 
@@ -115,7 +120,7 @@ def gateway_records_from_chronicle(path: Path, pad_hex: str) -> list[dict[str, A
 
 def load_workstation_export(path: Path, pad_hex: str) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(read_file(path, MAX_EXPORT_BYTES, "journal export"))
     except OSError as exc:
         raise UsageError(f"cannot read the journal export {path}: {exc.strerror}") from None
     except ValueError:

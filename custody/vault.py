@@ -39,10 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from custody import merkle
+from custody.bounded_read import read_file
 from custody.durable_file import fsync_directory, storage_error, write_atomic
 from custody.errors import HsmError, OperationCancelled, PadFormatError
 from custody.hsm import GCM_NONCE_BYTES, Token
-from custody.pad_manifest import Manifest, Side
+from custody.pad_manifest import MAX_CHUNK_SIZE, Manifest, Side
 from custody.pad_store import (
     MANIFEST_NAME,
     CopyGuard,
@@ -83,6 +84,13 @@ def chunk_aad(pad_id: bytes, index: int) -> bytes:
 
 def _chunk_path(directory: Path, index: int) -> Path:
     return directory / CHUNKS_DIR / f"{index:06d}.gcm"
+
+
+def read_chunk_file(path: Path, chunk_size: int = MAX_CHUNK_SIZE) -> bytes:
+    """A vault chunk file: magic, nonce, ciphertext of at most `chunk_size` bytes, tag. More is
+    not a chunk of this pad (PadFormatError). OSError propagates."""
+    limit = len(CHUNK_MAGIC) + GCM_NONCE_BYTES + chunk_size + TAG_BYTES
+    return read_file(path, limit, "facility chunk", error=PadFormatError)
 
 
 def _wipe(buf: bytearray) -> None:
@@ -242,7 +250,7 @@ class VaultPadBytes:
         """Decrypt a chunk on the token, with its pending zeros applied (not cached)."""
         path = _chunk_path(self.directory, index)
         try:
-            blob = path.read_bytes()
+            blob = read_chunk_file(path, self._manifest.chunk_size)
         except FileNotFoundError:
             raise PadFormatError(f"facility chunk {path} is missing") from None
         except OSError as exc:
@@ -321,7 +329,7 @@ def read_vault_chunk(home: Path, token: Token, manifest: Manifest, index: int) -
     """Decrypt one chunk on the token (for verification). The caller wipes the result."""
     directory = vault_dir(home, manifest.pad_id)
     try:
-        blob = _chunk_path(directory, index).read_bytes()
+        blob = read_chunk_file(_chunk_path(directory, index), manifest.chunk_size)
     except OSError:
         raise PadFormatError(f"facility chunk {index} of the pad is missing") from None
     return decrypt_chunk(token, key_label(manifest.pad_id), manifest.pad_id, index, blob)

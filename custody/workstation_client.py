@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from custody import frame, link_keys, link_messages, pad_usage
+from custody.bounded_read import read_file
 from custody.durable_file import storage_error
 from custody.errors import (
     AnswerInterruptedError,
@@ -39,6 +40,7 @@ from custody.errors import (
     FacilityPadExhaustedError,
     FrameRejected,
     GatewayDownError,
+    InputTooLarge,
     LinkError,
     NoAnswerError,
     PadExhaustedError,
@@ -50,12 +52,16 @@ from custody.errors import (
 from custody.link_messages import CoverCost, cover_cost
 from custody.pad_manifest import Direction, Side
 from custody.pad_store import PadCopy, default_state_dir
+from custody.rate_limited_log import RateLimitedLog
 from custody.zenoh_transport import Subscription, Transport
 
 log = logging.getLogger(__name__)
 
 OUTBOX_MAGIC = b"RDOUTBOX1\n"  # the per-file layout of version 0.1
 OUTBOX_LOG = "outbox.log"
+# Pending queries only (the log is emptied when none is pending): a handful of questions of at
+# most 4 MiB each. Larger is not an outbox this client wrote.
+MAX_OUTBOX_BYTES = 64 << 20
 # The facility's receive mark arrives as an unauthenticated liveliness hint. Gaps up to what a
 # gateway crash can lose (one adaptive receive window, at most 1 MiB, plus slack) are skipped
 # automatically; a larger gap means this copy's journal is older than the pad's use (a restored
@@ -131,7 +137,13 @@ class Outbox:
 
     def _load(self) -> dict[str, list[bytes]]:
         out: dict[str, list[bytes]] = {}
-        data = os.pread(self._fd, os.fstat(self._fd).st_size, 0)
+        size = os.fstat(self._fd).st_size
+        if size > MAX_OUTBOX_BYTES:
+            raise InputTooLarge(
+                f"outbox {self.path} is larger than its limit of {MAX_OUTBOX_BYTES:,} bytes "
+                "(not written by this client?); move it away to continue"
+            )
+        data = os.pread(self._fd, size, 0)
         pos = 0
         while pos + 17 <= len(data):
             tag, qid = data[pos : pos + 1], data[pos + 1 : pos + 17].hex()
@@ -154,7 +166,7 @@ class Outbox:
                 break
             out[qid] = frames
         for path in sorted(self.dir.glob("*.frames")):  # the per-file layout of version 0.1
-            old = path.read_bytes()
+            old = read_file(path, MAX_OUTBOX_BYTES, "outbox file")
             if old.startswith(OUTBOX_MAGIC):
                 out.setdefault(path.stem, _legacy_frames(old))
                 self._legacy.add(path.stem)
@@ -239,6 +251,8 @@ class WorkstationClient:
         self.presence_timeout = presence_timeout
         self.accept_facility_mark = accept_facility_mark
         self.stats: Counter[str] = Counter()
+        # Junk on the link must not flood the user's terminal: one line per reason, then counts.
+        self.rejections = RateLimitedLog(log, "frames rejected")
         state = state_dir or default_state_dir()
         self.outbox = Outbox(state / "outbox" / self.pad_id.hex(), durable_outbox)
         self._usage_path = pad_usage.usage_path(self.pad_id)  # where `pad status` reads it
@@ -540,7 +554,9 @@ class WorkstationClient:
                 log.debug("duplicate frame dropped (range already received)")
             else:
                 self.stats[f"rejected-{exc.reason}"] += 1
-                log.warning("rejected a frame from the link: %s (%s)", exc.reason, exc.message)
+                self.rejections.event(
+                    exc.reason, "rejected a frame from the link: %s (%s)", exc.reason, exc.message
+                )
             return False
         if msg.kind is frame.Kind.COVER:
             self.stats["cover-received"] += 1
@@ -633,6 +649,7 @@ class WorkstationClient:
             s.close()
         self._subs.clear()
         self.outbox.close()
+        self.rejections.flush()
 
 
 class _CoverSender:

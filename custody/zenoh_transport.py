@@ -28,11 +28,15 @@ from typing import Any
 
 import zenoh
 
+from custody.bounded_read import check_file
 from custody.errors import LinkError, RouterUnreachableError, UsageError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "tcp/127.0.0.1:7447"
+# Zenoh reads the PEM files itself, without a bound: they are checked here first (a regular file
+# of at most this size; a CA bundle of the whole web PKI is about 220 KiB).
+MAX_PEM_BYTES = 1 << 20
 _SCHEMES = ("tcp/", "tls/", "quic/", "udp/", "ws/", "unixsock-stream/")
 
 
@@ -121,6 +125,13 @@ def build_config(cfg: LinkConfig) -> zenoh.Config:
         put("connect/exit_on_failure", True)
     if cfg.tls is not None:
         t = cfg.tls
+        for pem, what in (
+            (t.root_ca, "TLS CA file"),
+            (t.cert, "TLS certificate"),
+            (t.key, "TLS key"),
+        ):
+            if pem is not None:
+                check_file(Path(pem), MAX_PEM_BYTES, what)
         if t.root_ca:
             put("transport/link/tls/root_ca_certificate", str(t.root_ca))
         if t.cert and t.key:

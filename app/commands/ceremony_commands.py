@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import MAX_QUERIES_PER_DAY, integer
 from ceremony import sizing, state_machine, usb_media
 from ceremony.state_machine import Ceremony, CeremonyHandler, CeremonyPlan
 from ceremony.steps import Step
@@ -60,7 +61,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--split", default="1:3", help="workstation→facility : facility→workstation")
     run.add_argument("--bag-serial", default=None, help="tamper-evident bag serial")
     run.add_argument("--receipt", type=Path, default=None, help="where to write the receipt PDF")
-    run.add_argument("--queries-per-day", type=int, default=100, help="for size suggestions")
+    run.add_argument(
+        "--queries-per-day",
+        type=integer(1, int(MAX_QUERIES_PER_DAY), "a number of queries"),
+        default=100,
+        help="for size suggestions",
+    )
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_run)
 
@@ -255,8 +261,8 @@ def _check_officer_specs(specs: Sequence[str], what: str) -> None:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise UsageError("--officer takes NAME=PASSPHRASE_FILE")
-        if not Path(path).is_file():
-            raise UsageError(f"--officer {name}: passphrase file {path} does not exist")
+        # Read now (and again when the step asks), so a bad file stops us before generation.
+        home.read_secret_file(Path(path), "passphrase")
 
 
 def _check_receipt_path(out: Path | None) -> None:

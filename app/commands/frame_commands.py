@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import integer
 from custody import frame
+from custody.bounded_read import read_stream
 from custody.errors import UsageError
 from custody.pad_store import open_pad_dir
 
@@ -30,7 +32,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     seal.add_argument("--pad", type=Path, required=True, help="pad copy directory")
     seal.add_argument("--kind", choices=sorted(KIND_NAMES), default="query")
     seal.add_argument("--msg-id", help="16-byte message id as 32 hex digits (default: random)")
-    seal.add_argument("--seq", type=int, default=0, help="fragment number (default 0)")
+    seal.add_argument(
+        "--seq", type=integer(0, 2**32 - 1), default=0, help="fragment number (default 0)"
+    )
     seal.add_argument("--more", action="store_true", help="not the final fragment")
     seal.add_argument("--compress", action="store_true", help="zlib before padding")
     seal.add_argument("--conceal", action="store_true", help="hide the kind (cover traffic)")
@@ -53,11 +57,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ins.set_defaults(handler=cmd_inspect)
 
 
-def _read_stdin(limit: int) -> bytes:
-    data = sys.stdin.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise UsageError(f"input larger than {limit} bytes")
-    return data
+def _read_stdin(limit: int, what: str) -> bytes:
+    return read_stream(sys.stdin.buffer, limit, what)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -71,7 +72,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
             raise UsageError("--msg-id must be 32 hex digits")
     if not 0 <= args.seq < 2**32:
         raise UsageError("--seq must be between 0 and 2^32-1")
-    payload = _read_stdin(frame.MAX_PAYLOAD if not args.compress else frame.MAX_DECOMPRESSED)
+    payload = _read_stdin(
+        frame.MAX_PAYLOAD if not args.compress else frame.MAX_DECOMPRESSED, "plaintext"
+    )
     kind = KIND_NAMES[args.kind]
     with open_pad_dir(args.pad) as copy:
         if copy.side.sends not in frame.allowed_directions(kind):
@@ -95,7 +98,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    data = _read_stdin(frame.OVERHEAD + frame.MAX_BODY)
+    data = _read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame")
     with open_pad_dir(args.pad) as copy:
         msg = frame.open_frame(copy, data)
     if args.json:
@@ -119,7 +122,7 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY))
+    h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame"))
     print(
         json.dumps(
             {

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import MAX_SEQ, integer
 from custody import checkpoint, home, officers, proofs
+from custody.bounded_read import read_file
 from custody.errors import HsmPinIncorrect, LedgerIntegrityError, ProofError, UsageError
 from custody.ledger_verify import verify_ledger
 
@@ -55,7 +57,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     log_p = lsub.add_parser("log", parents=[common, pin], help="show the events")
     log_p.add_argument("--json", action="store_true", help="one JSON object per line")
-    log_p.add_argument("--from", dest="start", type=int, default=0, metavar="SEQ")
+    log_p.add_argument("--from", dest="start", type=integer(0, MAX_SEQ), default=0, metavar="SEQ")
     log_p.set_defaults(handler=cmd_log)
 
     cp = lsub.add_parser("checkpoint", parents=[common, pin], help="emit a signed checkpoint")
@@ -63,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     cp.set_defaults(handler=cmd_checkpoint)
 
     prove = lsub.add_parser("prove", parents=[common, pin], help="inclusion proof for an event")
-    prove.add_argument("seq", type=int, metavar="SEQ")
+    prove.add_argument("seq", type=integer(0, MAX_SEQ), metavar="SEQ")
     prove.add_argument("--out", type=Path, required=True)
     prove.set_defaults(handler=cmd_prove)
 
@@ -207,7 +209,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.json:
         out = home.describe(settings)
         out["home"] = str(path)
-        out["vkey"] = (path / home.VKEY).read_text(encoding="utf-8").strip()
+        out["vkey"] = checkpoint.read_vkey_file(path / home.VKEY)
         print(json.dumps(out, sort_keys=True))
     else:
         kind = "PRACTICE home" if settings.practice else "facility home"
@@ -219,12 +221,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    external = []
-    for cp_path in args.checkpoint:
-        try:
-            external.append((str(cp_path), cp_path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError):
-            raise UsageError(f"cannot read checkpoint file {cp_path}") from None
+    external = [(str(p), checkpoint.read_note_file(p)) for p in args.checkpoint]
     with _open(args) as h:
         led = h.ledger
         report = verify_ledger(
@@ -287,10 +284,7 @@ def cmd_prove(args: argparse.Namespace) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace) -> int:
-    try:
-        old = args.old.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise UsageError(f"cannot read checkpoint file {args.old}") from None
+    old = checkpoint.read_note_file(args.old)
     with _open(args) as h:
         bundle = h.ledger.consistency_bundle(old)
     _write(args.out, proofs.dumps(bundle))
@@ -298,11 +292,12 @@ def cmd_consistency(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_proof(args: argparse.Namespace) -> int:
+    vkey = checkpoint.read_vkey_file(args.vkey)
     try:
-        vkey = args.vkey.read_text(encoding="utf-8").strip()
-        data = args.proof.read_bytes()
+        # A proof bundle or a checkpoint: both fit the bundle limit (checkpoints are smaller).
+        data = read_file(args.proof, proofs.MAX_BUNDLE_BYTES, "proof file", error=ProofError)
     except OSError as exc:
-        raise UsageError(f"cannot read {exc.filename}") from None
+        raise UsageError(f"cannot read {exc.filename or args.proof}") from None
     result: dict[str, Any]
     if data.lstrip().startswith(b"{"):
         bundle = proofs.loads(data)
@@ -335,7 +330,7 @@ def cmd_verify_proof(args: argparse.Namespace) -> int:
 def cmd_pubkey(args: argparse.Namespace) -> int:
     path = home.resolve_home(args.home)
     home.load_settings(path)
-    print((path / home.VKEY).read_text(encoding="utf-8").strip())
+    print(checkpoint.read_vkey_file(path / home.VKEY))
     return 0
 
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import cover_bucket, cover_rate, integer, seconds
 from custody.errors import UsageError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "tcp/127.0.0.1:7447"  # as in custody.zenoh_transport (not imported here)
+MAX_WORKERS = 256  # backend threads: each holds a connection to the AI backend
 HOSTED_GATEWAY_WAIT = 15.0  # a gateway retrying its --connect finds a new router within seconds
 
 
@@ -72,10 +74,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     g.add_argument("--backend", choices=["echo", "openai"], default="echo")
     g.add_argument("--openai-url", default=None, help="base URL of an OpenAI-compatible server")
     g.add_argument("--model", default=None, help="model name for the openai backend")
-    g.add_argument("--backend-timeout", type=float, default=120.0)
-    g.add_argument("--echo-delay", type=float, default=0.0, help=argparse.SUPPRESS)
-    g.add_argument("--echo-piece", type=int, default=4096, help=argparse.SUPPRESS)
-    g.add_argument("--chunk-bytes", type=int, default=4096, help=argparse.SUPPRESS)
+    g.add_argument("--backend-timeout", type=seconds(), default=120.0)
+    g.add_argument("--echo-delay", type=seconds(zero=True), default=0.0, help=argparse.SUPPRESS)
+    g.add_argument("--echo-piece", type=integer(1, 1 << 20), default=4096, help=argparse.SUPPRESS)
+    g.add_argument("--chunk-bytes", type=integer(1, 1 << 20), default=4096, help=argparse.SUPPRESS)
     g.add_argument("--name", default="facility", help="gateway name (liveliness token)")
     g.add_argument(
         "--chronicle",
@@ -85,17 +87,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--cover-rate",
-        type=float,
+        type=cover_rate,
         default=None,
         help="constant-rate cover traffic to every workstation: frames/s per pad (costs pad; "
         "the cost per day is printed at start)",
     )
-    g.add_argument("--cover-bucket", type=int, default=1024, help="cover frame body size")
-    g.add_argument("--cache-max-mb", type=int, default=64, help="answer cache bound per pad, MiB")
+    g.add_argument("--cover-bucket", type=cover_bucket, default=1024, help="cover frame body size")
     g.add_argument(
-        "--cache-max-age", type=float, default=3600.0, help="answer cache bound, seconds"
+        "--cache-max-mb",
+        type=integer(1, 1 << 20),
+        default=64,
+        help="answer cache bound per pad, MiB",
     )
-    g.add_argument("--workers", type=int, default=8, help="backend worker threads")
+    g.add_argument(
+        "--cache-max-age", type=seconds(), default=3600.0, help="answer cache bound, seconds"
+    )
+    g.add_argument(
+        "--workers", type=integer(1, MAX_WORKERS), default=8, help="backend worker threads"
+    )
     _tls_args(g)
     g.set_defaults(handler=cmd_gateway)
 
@@ -123,14 +132,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--gateway-wait",
-        type=float,
+        type=seconds(),
         default=None,
         help="seconds to wait for a facility gateway to show up before giving up (default 1; "
         f"{HOSTED_GATEWAY_WAIT:g} when this ask started the router, so that a gateway "
         "connecting to it has time to arrive)",
     )
-    a.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
-    a.add_argument("--retransmit", type=float, default=1.0, help="retransmit interval, s")
+    a.add_argument("--timeout", type=seconds(), default=60.0, help="seconds to wait for an answer")
+    a.add_argument("--retransmit", type=seconds(), default=1.0, help="retransmit interval, s")
     a.add_argument("--classification", default=None, help="classification label to record")
     a.add_argument(
         "--no-presence-check",
@@ -139,7 +148,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--stall-timeout",
-        type=float,
+        type=seconds(),
         default=120.0,
         help="seconds without a new answer chunk before giving up (default 120)",
     )
@@ -151,7 +160,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--cover-rate",
-        type=float,
+        type=cover_rate,
         default=None,
         help="send the question inside constant-rate cover traffic: frames/s, kept up until "
         "the answer ends (costs pad whether or not anything is asked; the cost is printed to "
@@ -159,7 +168,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--cover-bucket",
-        type=int,
+        type=cover_bucket,
         default=1024,
         help="body size of every cover frame, bytes (one of the frame buckets; default 1024)",
     )
@@ -395,12 +404,23 @@ def _ask_transport(args: argparse.Namespace) -> Iterator[tuple[Any, bool]]:
         yield transport, hosted
 
 
+def _question_from_stdin() -> str:
+    from custody.bounded_read import read_stream
+    from custody.link_messages import MAX_QUERY_BYTES
+
+    data = read_stream(sys.stdin.buffer, MAX_QUERY_BYTES, "question")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the question on stdin is not UTF-8 text") from None
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from custody.link_messages import cover_cost
     from custody.pad_store import open_pad_dir
     from custody.workstation_client import WorkstationClient
 
-    question = sys.stdin.read() if args.question == "-" else args.question
+    question = _question_from_stdin() if args.question == "-" else args.question
     if not question.strip():
         raise UsageError("the question is empty")
     if args.connect and args.listen:

@@ -7,6 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.commands.numeric_options import (
+    MAX_PAD_BYTES,
+    MAX_QUERIES_PER_DAY,
+    MIN_QUERIES_PER_DAY,
+    integer,
+    real,
+)
 from custody import pad_status
 from custody.pad_manifest import parse_size
 from custody.practice_pad import make_practice_pad
@@ -39,14 +46,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     st.add_argument("--json", action="store_true")
     st.add_argument(
         "--bytes-per-query",
-        type=int,
+        type=integer(1, MAX_PAD_BYTES, "a number of bytes"),
         default=None,
         help="pad bytes one query round trip uses (default: observed on this host, else a "
         "typical 1 KiB question with a 4 KiB answer)",
     )
     st.add_argument(
         "--queries-per-day",
-        type=float,
+        type=real(MIN_QUERIES_PER_DAY, MAX_QUERIES_PER_DAY, "a number of queries", above=False),
         default=None,
         help="expected queries per day (default: the rate observed on this host, else 100)",
     )

@@ -87,18 +87,22 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     render.set_defaults(handler=cmd_render)
 
 
-def _read(path: Path, what: str) -> bytes:
+def _read(path: Path, what: str, limit: int) -> bytes:
+    from custody.bounded_read import read_file
+
     try:
-        return path.read_bytes()
+        return read_file(path, limit, f"{what} file")
     except OSError:
         raise UsageError(f"cannot read the {what} file {path}") from None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from custody import receipt
+    from custody import checkpoint, receipt
 
-    payload = _read(args.qr_payload, "QR payload")
-    public_key, vkey_name = receipt.read_public_key(_read(args.pubkey, "public key"))
+    payload = _read(args.qr_payload, "QR payload", receipt.MAX_PAYLOAD_FILE_BYTES)
+    public_key, vkey_name = receipt.read_public_key(
+        _read(args.pubkey, "public key", checkpoint.MAX_VKEY_BYTES)
+    )
     result = receipt.verify_receipt_bundle(payload, public_key, origin=args.origin or vkey_name)
     if args.json:
         print(json.dumps(result.to_dict(), sort_keys=True))

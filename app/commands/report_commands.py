@@ -71,13 +71,9 @@ def _since(text: str | None) -> str | None:
 
 
 def _external(paths: list[Path]) -> list[tuple[str, str]]:
-    out = []
-    for p in paths:
-        try:
-            out.append((str(p), p.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError):
-            raise UsageError(f"cannot read checkpoint file {p}") from None
-    return out
+    from custody.checkpoint import read_note_file
+
+    return [(str(p), read_note_file(p)) for p in paths]
 
 
 def ceremony_script() -> dict[str, Any]:

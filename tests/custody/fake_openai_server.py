@@ -2,8 +2,8 @@
 
 POST /v1/chat/completions with {"stream": true}: answers "You asked: <last user message>" as
 server-sent events, a few characters per event, then `data: [DONE]`. `mode` makes it fail:
-"http500", "garbage", "cut" (closes mid-stream). `numbered` puts the request's number in front, so the same
-question never gets the same answer twice (as with a real model).
+"http500", "garbage", "cut" (closes mid-stream). `numbered` puts the request's number in front,
+so the same question never gets the same answer twice (as with a real model).
 """
 
 from __future__ import annotations
