@@ -527,7 +527,8 @@ class Gateway:
                 return
             del lane.assembling[qid]
             rec.query_bytes = len(body)
-            # Active before it leaves `assembling`, as `_on_replay` sees it: never neither.
+            # Both under the lock `_on_replay` decides under: to it, a question of this process
+            # is always assembling, active or closed, never none of them.
             with self._active_lock:
                 self._active.add((lane.pad_id, qid))
         if self._inline:
