@@ -218,6 +218,14 @@ class AnswerCache:
             entry.frames.append((seg, pos + _FRAME.size, len(data)))
             entry.ended = entry.ended or end
 
+    def progress(self, pad_id: bytes, query_id: bytes) -> tuple[int, bool]:
+        """(how many answer frames were sent, whether the answer was closed), without reading
+        the frames."""
+        pc = self._pad(pad_id)
+        with pc.lock:
+            entry = pc.entries.get(query_id)
+            return (0, False) if entry is None else (len(entry.frames), entry.ended)
+
     def frames(self, pad_id: bytes, query_id: bytes) -> tuple[list[bytes], bool]:
         """(frames sent so far, whether the answer was closed)."""
         pc = self._pad(pad_id)

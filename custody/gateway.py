@@ -10,6 +10,8 @@ Threads and locks:
 * A retransmitted query is refused by the pad layer as a replay; its SHA-256 finds the answer
   frames already sent, which are published again, byte for byte (the answer cache is on disk, so
   this survives a gateway restart; an answer cut off by a restart is closed with an ERROR frame).
+  A repeated fragment of a question this process is still assembling is neither: it is dropped,
+  and the question is answered once its other fragments arrive (`_on_replay`).
 
 Answers: backend text is coalesced into ANSWER_CHUNK frames (flushed at `chunk_bytes` or after
 `flush_interval` since the last frame), closed by ANSWER_END carrying the remainder. Each frame is
@@ -127,6 +129,45 @@ class CombinedPadProvider:
 
 
 @dataclass
+class _Assembly:
+    """A question being put together from its QUERY fragments. It lives in this process only:
+    a restart loses it, and with it the plaintext of the fragments already opened (their pad
+    bytes are zeroized), so such a question can never be finished."""
+
+    record: QueryRecord
+    parts: dict[int, bytes] = field(default_factory=dict)
+    digests: set[bytes] = field(default_factory=set)  # SHA-256 of the fragments' frames
+    total: int | None = None
+    size: int = 0
+
+    def add(self, msg: frame.Message, digest: bytes) -> None:
+        self.digests.add(digest)
+        self.record.query_frames += 1
+        self.record.w2f_ranges.append((msg.offset, msg.range_len))
+        self.size += len(msg.payload) - len(self.parts.get(msg.seq, b""))
+        self.parts[msg.seq] = msg.payload
+        if msg.final:
+            self.total = msg.seq + 1
+
+    def body(self) -> bytes | None:
+        """The whole question, or None while a fragment is missing."""
+        if self.total is None or any(i not in self.parts for i in range(self.total)):
+            return None
+        return b"".join(self.parts[i] for i in range(self.total))
+
+
+# ERROR frames closing a question that a restart of this gateway cut off (the workstation
+# reports them as "answer interrupted", exit 26): before its answer began, or during it.
+LOST_BEFORE_ANSWER = (
+    b"restart: the facility restarted before answering (while receiving the question); "
+    b"the question was not answered; ask again"
+)
+LOST_MID_ANSWER = (
+    b"restart: the facility restarted while answering; the answer is incomplete; ask again"
+)
+
+
+@dataclass
 class _Lane:
     """One served pad."""
 
@@ -135,9 +176,11 @@ class _Lane:
     lock: threading.Lock = field(default_factory=threading.Lock)
     suspended: bool = False
     subs: list[Subscription] = field(default_factory=list)
-    fragments: dict[bytes, dict[int, bytes]] = field(default_factory=dict)
-    totals: dict[bytes, int] = field(default_factory=dict)
-    records: dict[bytes, QueryRecord] = field(default_factory=dict)
+    # Questions being assembled, by query id. `assembly_lock` makes "register the fragment's
+    # digest, add it to its question" one step for `_on_replay`, and serialises the decision
+    # that a question was lost in a restart. Taken before `lock`, never after.
+    assembling: dict[bytes, _Assembly] = field(default_factory=dict)
+    assembly_lock: threading.Lock = field(default_factory=threading.Lock)
     last_resend: dict[bytes, float] = field(default_factory=dict)
     slots: queue.Queue[bytes] = field(default_factory=queue.Queue)  # cover: frames to send
     floor_token: Subscription | None = None  # liveliness hint: our w2f receive high-water mark
@@ -474,96 +517,128 @@ class Gateway:
         self.stats[_OPENED_STAT[msg.kind]] += 1
         if msg.kind is not frame.Kind.QUERY:
             return  # COVER and PING: spent, nothing to do
+        self._assemble(lane, msg, digest, received)
+
+    # -- assembling questions, and their retransmissions ------------------------------------
+    def _assemble(self, lane: _Lane, msg: frame.Message, digest: bytes, received: float) -> None:
+        """Add one authentic QUERY fragment to its question; answer once it is whole."""
         qid = msg.msg_id
-        self.cache.register(pad_id, digest, qid)
-        rec = lane.records.get(qid)
-        if rec is None:
-            rec = lane.records[qid] = QueryRecord(
-                qid.hex(), pad_id.hex(), self.name, self.backend.name, received_at=received
-            )
-        rec.query_frames += 1
-        rec.w2f_ranges.append((msg.offset, msg.range_len))
-        parts = lane.fragments.setdefault(qid, {})
-        parts[msg.seq] = msg.payload
-        if msg.final:
-            lane.totals[qid] = msg.seq + 1
-        total = lane.totals.get(qid)
-        size = sum(len(p) for p in parts.values())
-        if size > link_messages.MAX_QUERY_BYTES:
-            self._drop_query(lane, qid)
-            log.warning("query over %d bytes dropped", link_messages.MAX_QUERY_BYTES)
-            return
-        if total is None or len(parts) < total:
-            return
-        body = b"".join(parts[i] for i in range(total))
-        self._drop_query(lane, qid, keep_record=True)
-        rec.query_bytes = len(body)
-        with self._active_lock:
-            self._active.add((pad_id, qid))
+        with lane.assembly_lock:
+            self.cache.register(lane.pad_id, digest, qid)
+            if self.cache.progress(lane.pad_id, qid)[1]:
+                # Its question was already closed (lost in a restart, refused): a fragment
+                # arriving after that can never make it whole again; its retransmissions find
+                # the closing frame through the digest just registered.
+                self.stats["fragment-after-close"] += 1
+                log.info("fragment of a closed question dropped (pad %s)", lane.pad_id.hex()[:8])
+                return
+            asm = lane.assembling.get(qid)
+            if asm is None:
+                rec = QueryRecord(
+                    qid.hex(), lane.pad_id.hex(), self.name, self.backend.name, received_at=received
+                )
+                asm = lane.assembling[qid] = _Assembly(rec)
+            asm.add(msg, digest)
+            rec = asm.record
+            if asm.size > link_messages.MAX_QUERY_BYTES:
+                del lane.assembling[qid]
+                log.warning("query over %d bytes refused", link_messages.MAX_QUERY_BYTES)
+                self._close_unanswered(lane, qid, rec, "the question is too large; not answered")
+                return
+            body = asm.body()
+            if body is None:
+                return
+            del lane.assembling[qid]
+            rec.query_bytes = len(body)
+            # Both under the lock `_on_replay` decides under: to it, a question of this process
+            # is always assembling, active or closed, never none of them.
+            with self._active_lock:
+                self._active.add((lane.pad_id, qid))
         if self._inline:
             self._answer(lane, qid, body, rec)
             return
         try:
             self._jobs.put_nowait(lambda: self._answer(lane, qid, body, rec))
         except queue.Full:
-            self._answer_error(lane, qid, rec, "the facility is busy; ask again shortly", 0)
+            self._close_unanswered(lane, qid, rec, "the facility is busy; ask again shortly")
 
-    def _drop_query(self, lane: _Lane, qid: bytes, keep_record: bool = False) -> None:
-        lane.fragments.pop(qid, None)
-        lane.totals.pop(qid, None)
-        if not keep_record:
-            lane.records.pop(qid, None)
+    def _close_unanswered(self, lane: _Lane, qid: bytes, rec: QueryRecord, text: str) -> None:
+        """Close a question that will not be answered with an ERROR frame, and record it."""
+        self._answer_error(lane, qid, rec, text, 0)
+        with self._active_lock:
+            self._active.discard((lane.pad_id, qid))
+        rec.finished_at = time.time()
+        if self.chronicle is not None:
+            self.chronicle.record_query(rec)
 
     def _on_replay(self, lane: _Lane, digest: bytes) -> None:
-        qid = self.cache.lookup(lane.pad_id, digest)
-        if qid is None:
-            # Its range is consumed (journal, or the ledger's marks after a resync) and this
-            # host has no answer to resend: refused before any backend call.
-            self.stats["replay-unknown"] += 1
-            self.rejections.event(
-                "replay",
-                "refused a replayed frame for pad %s: its range was already consumed and no "
-                "answer is cached to resend",
-                lane.pad_id.hex()[:8],
-            )
-            return
-        now = time.monotonic()
-        if now - lane.last_resend.get(qid, 0.0) < self.resend_min_interval:
-            return  # a burst of copies of one query: one resend is enough
-        lane.last_resend[qid] = now
-        frames, ended = self.cache.frames(lane.pad_id, qid)
-        with self._active_lock:
-            active = (lane.pad_id, qid) in self._active
-        if not ended and not active:
-            # This gateway restarted mid-answer; the question's plaintext is gone with the pad
-            # bytes, so the answer cannot be finished. Close it with an error frame.
-            try:
-                err = self._seal(
-                    lane,
-                    frame.Kind.ERROR,
-                    b"restart: the facility restarted while "
-                    b"answering; the answer is incomplete; ask again",
-                    qid,
-                    len(frames),
+        """A frame refused as already received: the same bytes again, retransmitted by the
+        workstation (or replayed by anyone). If it is a fragment of a query, resend that query's
+        answer frames so far. The cases, by what this process knows of the query:
+
+        * still assembling, and this fragment is one it holds: wait for the others (a late or
+          lost fragment, a full queue); nothing to resend, nothing wrong;
+        * answered or answering (its answer closed in the cache, or in `_active`): resend;
+        * neither: this gateway restarted after consuming part of the question or its answer,
+          whose plaintext is gone with the zeroized pad bytes. Close it with an ERROR frame
+          `restart: ...` (then resent like any answer), once.
+        """
+        with lane.assembly_lock:
+            qid = self.cache.lookup(lane.pad_id, digest)
+            if qid is None:
+                # Its range is consumed (journal, or the ledger's marks after a resync) and
+                # this host has no answer to resend: refused before any backend call.
+                self.stats["replay-unknown"] += 1
+                self.rejections.event(
+                    "replay",
+                    "refused a replayed frame for pad %s: its range was already consumed and "
+                    "no answer is cached to resend",
+                    lane.pad_id.hex()[:8],
                 )
-            except (_Exhausted, PadExhaustedError):
                 return
-            self.cache.append(lane.pad_id, qid, err, end=True)
-            frames.append(err)
-            rec = QueryRecord(
-                qid.hex(),
-                lane.pad_id.hex(),
-                self.name,
-                self.backend.name,
-                outcome="lost-in-restart",
-                finished_at=time.time(),
-            )
-            rec.f2w_ranges.append(_range(err))
-            if self.chronicle is not None:
-                self.chronicle.record_query(rec)
+            asm = lane.assembling.get(qid)
+            if asm is not None and digest in asm.digests:
+                self.stats["replay-while-assembling"] += 1
+                return
+            now = time.monotonic()
+            if now - lane.last_resend.get(qid, 0.0) < self.resend_min_interval:
+                return  # a burst of copies of one query: one resend is enough
+            lane.last_resend[qid] = now
+            # `_active` first: an answer leaves it only after its closing frame is cached.
+            with self._active_lock:
+                active = (lane.pad_id, qid) in self._active
+            sent, ended = self.cache.progress(lane.pad_id, qid)
+            if not ended and not active:
+                # A fragment consumed before a restart: what this process assembled of the
+                # question since (if anything) can never be whole.
+                lost = lane.assembling.pop(qid, None)
+                if not self._close_lost(lane, qid, sent, lost):
+                    return
+        frames, _ = self.cache.frames(lane.pad_id, qid)
         self.stats["answers-resent"] += 1
         for f in frames:
             self._publish_f2w(lane, f)
+
+    def _close_lost(self, lane: _Lane, qid: bytes, sent: int, lost: _Assembly | None) -> bool:
+        """Close a question lost in a restart with an ERROR frame at seq `sent`."""
+        try:
+            err = self._seal(
+                lane, frame.Kind.ERROR, LOST_MID_ANSWER if sent else LOST_BEFORE_ANSWER, qid, sent
+            )
+        except (_Exhausted, PadExhaustedError):
+            return False
+        self.cache.append(lane.pad_id, qid, err, end=True)
+        rec = (
+            lost.record
+            if lost is not None
+            else QueryRecord(qid.hex(), lane.pad_id.hex(), self.name, self.backend.name)
+        )
+        rec.outcome = "lost-in-restart"
+        rec.finished_at = time.time()
+        rec.f2w_ranges.append(_range(err))
+        if self.chronicle is not None:
+            self.chronicle.record_query(rec)
+        return True
 
     # -- answering -------------------------------------------------------------------------
     def _seal(self, lane: _Lane, kind: frame.Kind, payload: bytes, qid: bytes, seq: int) -> bytes:
@@ -679,7 +754,6 @@ class Gateway:
                 self._active.discard((lane.pad_id, qid))
             rec.total_ms = round((time.monotonic() - t0) * 1000, 3)
             rec.finished_at = time.time()
-            lane.records.pop(qid, None)
             if self.chronicle is not None:
                 self.chronicle.record_query(rec)
 

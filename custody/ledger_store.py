@@ -24,9 +24,7 @@ IntegrityError = sqlcipher3.IntegrityError
 OperationalError = sqlcipher3.OperationalError
 
 
-def open_db(
-    path: Path, key: bytes, *, create: bool = False, check_same_thread: bool = True
-) -> Any:
+def open_db(path: Path, key: bytes, *, create: bool = False, check_same_thread: bool = True) -> Any:
     """Open (or with `create`, create) the SQLCipher database at `path` with raw key `key`.
     `check_same_thread=False`: the caller serialises every use of the connection itself."""
     if len(key) != KEY_BYTES:

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.commands.question_source import read_question
 from custody import frame
 from custody.pad_store import open_pad_dir
 from custody.practice_pad import make_practice_pad
@@ -24,13 +25,35 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "open it with the facility copy, answer back, and show the pad bytes used.",
     )
     p.add_argument("--out", type=Path, help="keep the practice pad here (default: a temp dir)")
-    p.add_argument("--question", default=QUESTION)
+    # Like `reddoor ask`, never the question itself on the command line (every local user
+    # can read it there): `--question -` reads stdin.
+    p.add_argument(
+        "--question",
+        default=None,
+        metavar="-",
+        help="read the question from stdin (default: a built-in question)",
+    )
+    p.add_argument(
+        "--question-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read the question from FILE (UTF-8)",
+    )
     p.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     out = getattr(args, "out", None)
-    question = getattr(args, "question", QUESTION)
+    question = (
+        read_question(
+            getattr(args, "question", None),
+            getattr(args, "question_file", None),
+            stdin_form="echo QUESTION | reddoor demo --question -",
+            prompt=False,
+        )
+        or QUESTION
+    )
     with tempfile.TemporaryDirectory(prefix="reddoor-demo-") as tmp:
         base = Path(out) if out else Path(tmp)
         os.environ.setdefault("REDDOOR_STATE_DIR", str(base / "state"))

@@ -113,13 +113,29 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="ask the facility's AI over the OTP link",
         description="Encrypt the question with the workstation copy, send it, and stream the "
-        "answer to stdout as each frame is authenticated. QUESTION '-' reads stdin. With no "
-        "--connect (the practice default) it joins whatever already listens at --listen (the "
-        "practice gateway is its own router there), else it starts an embedded router there "
-        "and waits for a gateway started with --connect to it.",
+        "answer to stdout as each frame is authenticated. The question comes from stdin "
+        "(echo ... | reddoor ask --pad DIR, or < FILE; '-' names stdin too), from "
+        "--question-file, or, on a terminal, from a prompt; never from the command line, which "
+        "every local user can read (/proc/PID/cmdline): a question given there is refused. "
+        "With no --connect (the practice default) it joins whatever already listens at "
+        "--listen (the practice gateway is its own router there), else it starts an embedded "
+        "router there and waits for a gateway started with --connect to it.",
     )
-    a.add_argument("question", help="the question, or - for stdin")
+    a.add_argument(
+        "question",
+        nargs="?",
+        default=None,
+        metavar="-",
+        help="read the question from stdin (also the default when stdin is not a terminal)",
+    )
     a.add_argument("--pad", type=Path, required=True, help="workstation pad copy directory")
+    a.add_argument(
+        "--question-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read the question from FILE (UTF-8, at most 4 MiB)",
+    )
     a.add_argument(
         "--connect",
         default=None,
@@ -404,23 +420,20 @@ def _ask_transport(args: argparse.Namespace) -> Iterator[tuple[Any, bool]]:
         yield transport, hosted
 
 
-def _question_from_stdin() -> str:
-    from custody.bounded_read import read_stream
-    from custody.link_messages import MAX_QUERY_BYTES
-
-    data = read_stream(sys.stdin.buffer, MAX_QUERY_BYTES, "question")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError("the question on stdin is not UTF-8 text") from None
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
+    from app.commands.question_source import read_question
     from custody.link_messages import cover_cost
     from custody.pad_store import open_pad_dir
     from custody.workstation_client import WorkstationClient
 
-    question = _question_from_stdin() if args.question == "-" else args.question
+    question = (
+        read_question(
+            args.question,
+            args.question_file,
+            stdin_form="echo QUESTION | reddoor ask --pad DIR ..., or ... < FILE",
+        )
+        or ""
+    )
     if not question.strip():
         raise UsageError("the question is empty")
     if args.connect and args.listen:

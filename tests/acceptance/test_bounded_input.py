@@ -196,12 +196,13 @@ CASES: dict[str, str] = {
     "frame open < stdin": "frame open --pad {FAC} {X<}",
     "frame inspect < stdin": "frame inspect {X<}",
     "ask - < stdin": "ask - --pad {WS} {X<}",
+    "ask --question-file": "ask --question-file {X} --pad {WS}",
     # TLS files (Zenoh reads them by path: checked first)
     "router --tls-root-ca": "router --listen tls/127.0.0.1:1 --tls-root-ca {X}",
     "gateway --tls-key": "gateway --pads {FAC} --listen tls/127.0.0.1:1 --tls-cert {VKEY} "
     "--tls-key {X}",
-    "ask --tls-cert": "ask hello --pad {WS} --connect tls/127.0.0.1:1 --tls-cert {X} "
-    "--tls-key {VKEY}",
+    "ask --tls-cert": "ask --question-file {PASS} --pad {WS} --connect tls/127.0.0.1:1 "
+    "--tls-cert {X} --tls-key {VKEY}",
     # pad directories: the manifest or the journal is the bad input
     **{
         f"{command} ({member})": f"{command} {{PAD:{member}:{side}}} {extra}"
@@ -210,7 +211,7 @@ CASES: dict[str, str] = {
             ("pad status --pad", "ws", ""),
             ("pad export-consumption --pad", "ws", ""),
             ("frame seal --pad", "ws", ""),
-            ("ask hello --pad", "ws", ""),
+            ("ask --question-file {PASS} --pad", "ws", ""),
             ("gateway --pads", "fac", "--listen tcp/127.0.0.1:1"),
         )
     },

@@ -133,9 +133,20 @@ def test_a_pads_whole_life(tmp_path):
     gw = spawn("gateway", "--home", str(f.home), "--connect", ep, ready="serving 1 pad")
     try:
         question = "q" * 20_000
-        r = run_cli("ask", "--json", "--pad", str(f.usb), "--connect", ep, question, env=f.env())
+        r = run_cli(
+            "ask",
+            "--json",
+            "--pad",
+            str(f.usb),
+            "--connect",
+            ep,
+            stdin=question.encode(),
+            env=f.env(),
+        )
         assert json.loads(_ok(r))["answer"] == question
-        r = run_cli("ask", "--pad", str(f.usb), "--connect", ep, question, env=f.env())
+        r = run_cli(
+            "ask", "--pad", str(f.usb), "--connect", ep, stdin=question.encode(), env=f.env()
+        )
         assert r.returncode == 4 and "pad exhausted" in one_line(r)
     finally:
         stop(gw)
@@ -277,7 +288,7 @@ def test_compromised_pad_is_refused_by_the_running_gateway_within_a_second(tmp_p
                 assert refused, "the gateway still served the pad 2 s after the compromise"
             finally:
                 client.close()
-        r = run_cli("ask", "--pad", str(f.usb), "--connect", ep, "after", env=f.env())
+        r = run_cli("ask", "--pad", str(f.usb), "--connect", ep, stdin=b"after", env=f.env())
         assert r.returncode == 23 and "does not serve pad" in one_line(r)
     finally:
         stop(gw)

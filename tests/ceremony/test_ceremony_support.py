@@ -49,11 +49,14 @@ def make_facility(tmp: Path) -> Facility:
     return Facility(h, usb, a, b, tmp)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, stdin: bytes | None = None
+):
     full = dict(os.environ)
     full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
+        input=stdin,  # e.g. the question of `reddoor ask` (never in argv)
         capture_output=True,
         env=full,
         cwd=REPO,

@@ -54,6 +54,28 @@ def spawn(*args: str, ready: str, env: dict[str, str] | None = None) -> subproce
     return proc
 
 
+def popen_ask(args: list[str], question: bytes) -> subprocess.Popen[bytes]:
+    """Start `reddoor ask ARGS` with `question` on its stdin (never in argv), stdout and stderr
+    piped. The question waits in a pipe closed for writing (so at most 64 KiB)."""
+    assert len(question) < 65536, "a pipe holds 64 KiB"
+    r, w = os.pipe()
+    try:
+        os.write(w, question)
+    finally:
+        os.close(w)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", "ask", *args],
+            cwd=REPO,
+            env=dict(os.environ),
+            stdin=r,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(r)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()

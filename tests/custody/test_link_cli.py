@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from custody.practice_pad import make_practice_pad
 from tests.custody.fake_openai_server import FakeOpenAI
-from tests.custody.link_fixtures import REPO, Capture, free_endpoint, spawn, stop
+from tests.custody.link_fixtures import Capture, free_endpoint, popen_ask, spawn, stop
 
 
 @pytest.fixture
@@ -49,7 +47,7 @@ def test_end_to_end_echo_streams_and_chronicles(cli, pads, router):
             router,
             "--classification",
             "SECRET",
-            question,
+            stdin=question.encode(),
         )
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == question + "\n"
@@ -60,7 +58,8 @@ def test_end_to_end_echo_streams_and_chronicles(cli, pads, router):
             str(pads / "p1" / "workstation"),
             "--connect",
             router,
-            "héllo ✓",
+            "-",
+            stdin="héllo ✓".encode(),
         )
         out = json.loads(r.stdout)
         assert out["answer"] == "héllo ✓" and out["answer_frames"] == 1
@@ -101,13 +100,15 @@ def test_end_to_end_openai_backend(cli, pads, router):
                 str(pads / "p1" / "workstation"),
                 "--connect",
                 router,
-                "how many pads?",
+                stdin=b"how many pads?",
             )
             assert r.returncode == 0, r.stderr
             assert r.stdout.decode() == "You asked: how many pads?\n"
             assert srv.requests[0]["stream"] is True and srv.requests[0]["model"] == "m1"
             srv.mode = "http500"
-            r = cli("ask", "--pad", str(pads / "p1" / "workstation"), "--connect", router, "q")
+            r = cli(
+                "ask", "--pad", str(pads / "p1" / "workstation"), "--connect", router, stdin=b"q"
+            )
             assert r.returncode == 25
             assert b"HTTP 500" in r.stderr and b"Traceback" not in r.stderr
         finally:
@@ -117,10 +118,10 @@ def test_end_to_end_openai_backend(cli, pads, router):
 def test_failures_give_one_line_and_exit_codes(cli, pads, router, tmp_path):
     ws = str(pads / "p1" / "workstation")
     # router down
-    r = cli("ask", "--pad", ws, "--connect", free_endpoint(), "q")
+    r = cli("ask", "--pad", ws, "--connect", free_endpoint(), stdin=b"q")
     assert r.returncode == 21 and b"cannot reach the Zenoh router" in r.stderr
     # gateway down
-    r = cli("ask", "--pad", ws, "--connect", router, "q")
+    r = cli("ask", "--pad", ws, "--connect", router, stdin=b"q")
     assert r.returncode == 22 and b"no facility gateway" in r.stderr
     # wrong pad: the gateway serves another pad
     make_practice_pad(tmp_path / "other", 1 << 20)
@@ -146,10 +147,15 @@ def test_failures_give_one_line_and_exit_codes(cli, pads, router, tmp_path):
         )
         try:
             r = cli(
-                "ask", "--pad", str(tmp_path / "other" / "workstation"), "--connect", router, "q"
+                "ask",
+                "--pad",
+                str(tmp_path / "other" / "workstation"),
+                "--connect",
+                router,
+                stdin=b"q",
             )
             assert r.returncode == 23 and b"does not serve pad" in r.stderr
-            r = cli("ask", "--pad", ws, "--connect", router, "q")
+            r = cli("ask", "--pad", ws, "--connect", router, stdin=b"q")
             assert r.returncode == 25 and b"not reachable" in r.stderr
         finally:
             stop(gw)
@@ -174,39 +180,21 @@ def test_pad_exhausted_both_directions(cli, tmp_path, router):
     )
     try:
         # ~24 KiB answers: the 31 KiB facility→workstation region runs out on the second
-        r = cli("ask", "--pad", ws, "--connect", router, "x" * 12000)
+        r = cli("ask", "--pad", ws, "--connect", router, stdin=b"x" * 12000)
         assert r.returncode == 0, r.stderr
-        r = cli("ask", "--pad", ws, "--connect", router, "y" * 12000)
+        r = cli("ask", "--pad", ws, "--connect", router, stdin=b"y" * 12000)
         if r.returncode == 0:
-            r = cli("ask", "--pad", ws, "--connect", router, "z" * 12000)
+            r = cli("ask", "--pad", ws, "--connect", router, stdin=b"z" * 12000)
         assert r.returncode == 4 and b"pad exhausted" in r.stderr, r.stderr
         # the workstation's own region: refused before anything is sent
-        r = cli("ask", "--pad", ws, "--connect", router, "q" * 40000)
+        r = cli("ask", "--pad", ws, "--connect", router, stdin=b"q" * 40000)
         assert r.returncode == 4 and b"pad exhausted" in r.stderr
     finally:
         stop(gw)
 
 
 def _ask_proc(ws: str, ep: str, question: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "ask",
-            "--pad",
-            ws,
-            "--connect",
-            ep,
-            "--timeout",
-            "20",
-            question,
-        ],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return popen_ask(["--pad", ws, "--connect", ep, "--timeout", "20"], question.encode())
 
 
 @pytest.mark.slow
@@ -237,7 +225,7 @@ def test_kill_9_mid_answer_never_reuses_pad(cli, pads, router):
         gw = spawn(*args, ready="serving")
         _out, err = asker.communicate(timeout=60)
         assert asker.returncode == 26 and b"restarted while answering" in err, err
-        r = cli("ask", "--pad", ws, "--connect", router, "after gateway restart")
+        r = cli("ask", "--pad", ws, "--connect", router, stdin=b"after gateway restart")
         assert r.returncode == 0 and r.stdout.decode() == "after gateway restart\n", r.stderr
         # 2. the workstation dies mid-answer and is started again
         before = cap.count("f2w")
@@ -245,7 +233,7 @@ def test_kill_9_mid_answer_never_reuses_pad(cli, pads, router):
         cap.wait_for(lambda: cap.count("f2w") >= before + 3)
         asker.send_signal(signal.SIGKILL)
         asker.wait()
-        r = cli("ask", "--pad", ws, "--connect", router, "after workstation restart")
+        r = cli("ask", "--pad", ws, "--connect", router, stdin=b"after workstation restart")
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == "after workstation restart\n"
         assert b"was interrupted" in r.stderr

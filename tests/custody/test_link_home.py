@@ -52,10 +52,19 @@ def test_gateway_home_serves_vault_pad_and_chronicles_into_ledger(cli, facility)
     gw = spawn("gateway", "--home", str(h), "--connect", ep, "--echo-piece", "50", ready="serving")
     question = "which door is crimson? " * 20
     try:
-        r = cli("ask", "--pad", str(ws), "--connect", ep, "--classification", "CUI", question)
+        r = cli(
+            "ask",
+            "--pad",
+            str(ws),
+            "--connect",
+            ep,
+            "--classification",
+            "CUI",
+            stdin=question.encode(),
+        )
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == question + "\n"
-        r = cli("ask", "--json", "--pad", str(ws), "--connect", ep, "second")
+        r = cli("ask", "--json", "--pad", str(ws), "--connect", ep, stdin=b"second")
         assert r.returncode == 0, r.stderr
         summary = json.loads(r.stdout)
         assert summary["answer"] == "second"

@@ -120,7 +120,9 @@ def test_junk_on_the_gateway_costs_a_few_lines_and_is_counted(pads: Path) -> Non
 
 
 @pytest.mark.slow
-def test_junk_on_a_users_terminal_costs_a_few_lines(pads: Path) -> None:
+def test_junk_on_a_users_terminal_costs_a_few_lines(pads: Path, tmp_path: Path) -> None:
+    question = tmp_path / "question.txt"
+    question.write_text("anyone there?")
     ep = free_endpoint()
     ws = pads / "p1" / "workstation"
     manifest = read_manifest(ws)
@@ -140,7 +142,7 @@ def test_junk_on_a_users_terminal_costs_a_few_lines(pads: Path) -> None:
                     "-m",
                     "app",
                     "ask",
-                    "anyone there?",
+                    "-",
                     "--pad",
                     str(ws),
                     "--connect",
@@ -150,6 +152,7 @@ def test_junk_on_a_users_terminal_costs_a_few_lines(pads: Path) -> None:
                     "15",
                 ],
                 cwd=REPO,
+                stdin=question.open("rb"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )

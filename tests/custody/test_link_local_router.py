@@ -4,16 +4,14 @@ says when its router goes and comes back: real processes and Zenoh sessions on 1
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
 from custody import frame
-from tests.custody.link_fixtures import REPO, Capture, free_endpoint, spawn, stop
+from tests.custody.link_fixtures import Capture, free_endpoint, popen_ask, spawn, stop
 
 BUCKET = 1024
 WAIT_LONG = ("--gateway-wait", "120", "--timeout", "120")  # generous: a loaded machine
@@ -42,7 +40,7 @@ def test_ask_without_connect_joins_the_gateways_embedded_router(cli, pads):
     gw = spawn("gateway", "--listen", ep, "--pads", str(pads / "fac"), ready="serving")
     try:
         ws = str(pads / "p1" / "workstation")
-        r = cli("-v", "ask", "--pad", ws, "--listen", ep, "joined?")
+        r = cli("-v", "ask", "--pad", ws, "--listen", ep, stdin=b"joined?")
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == "joined?\n"
         assert f"joined the router already listening at {ep}".encode() in r.stderr
@@ -54,13 +52,7 @@ def test_ask_without_connect_joins_the_gateways_embedded_router(cli, pads):
 def test_ask_without_connect_hosts_a_router_a_gateway_connects_to(pads):
     ep = free_endpoint()
     ws = str(pads / "p1" / "workstation")
-    asker = subprocess.Popen(
-        [sys.executable, "-m", "app", "ask", "--pad", ws, "--listen", ep, *WAIT_LONG, "hosted?"],
-        cwd=REPO,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    asker = popen_ask(["--pad", ws, "--listen", ep, *WAIT_LONG], b"hosted?")
     gw = None
     try:
         assert asker.stderr is not None
@@ -86,7 +78,7 @@ def test_ask_with_cover_prints_the_cost_first_and_gets_its_answer(cli, pads):
     try:
         ws = str(pads / "p1" / "workstation")
         question = "under cover " * 200  # 2.4 KB: several fragments, each in a cover slot
-        r = cli("ask", "--pad", ws, "--cover-rate", "25", "--listen", ep, question)
+        r = cli("ask", "--pad", ws, "--cover-rate", "25", "--listen", ep, stdin=question.encode())
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == question + "\n"
         err = r.stderr.decode()
@@ -114,7 +106,7 @@ def test_ask_option_errors_are_one_line_usage_errors(cli, pads):
         (["--cover-rate", "1", "--cover-bucket", "1000"], b"cover bucket must be one of"),
         (["--gateway-wait", "-1"], b"--gateway-wait"),
     ):
-        r = cli("ask", "--pad", ws, *args, "q")
+        r = cli("ask", "--pad", ws, *args, stdin=b"q")
         assert r.returncode == 2, (args, r.stderr)
         assert text in r.stderr and b"Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.decode().strip().splitlines()) == 1, r.stderr
@@ -139,7 +131,7 @@ def test_gateway_logs_losing_its_router_and_getting_it_back(cli, pads):
         assert gw.poll() is None
         # Zenoh re-declared the gateway's subscriptions and tokens: it answers again.
         ws = str(pads / "p1" / "workstation")
-        r = cli("ask", "--pad", ws, "--connect", ep, "--gateway-wait", "30", "still there?")
+        r = cli("ask", "--pad", ws, "--connect", ep, "--gateway-wait", "30", stdin=b"still there?")
         assert r.returncode == 0, r.stderr
         assert r.stdout.decode() == "still there?\n"
     finally:
@@ -154,7 +146,7 @@ def test_ask_without_connect_when_another_program_holds_the_port(cli, pads):
     holder.bind(("127.0.0.1", 0))
     ep = f"tcp/127.0.0.1:{holder.getsockname()[1]}"
     try:
-        r = cli("ask", "--pad", str(pads / "p1" / "workstation"), "--listen", ep, "q")
+        r = cli("ask", "--pad", str(pads / "p1" / "workstation"), "--listen", ep, stdin=b"q")
     finally:
         holder.close()
     assert r.returncode == 21, r.stderr
@@ -168,7 +160,7 @@ def test_ask_with_cover_and_no_gateway_spends_no_pad(cli, pads):
     router = spawn("router", "--listen", (ep := free_endpoint()), ready="router listening")
     try:
         before = cli("pad", "status", "--pad", str(ws), "--json")
-        r = cli("ask", "--pad", str(ws), "--connect", ep, "--cover-rate", "50", "q")
+        r = cli("ask", "--pad", str(ws), "--connect", ep, "--cover-rate", "50", stdin=b"q")
         after = cli("pad", "status", "--pad", str(ws), "--json")
     finally:
         stop(router)
@@ -188,7 +180,7 @@ def test_under_slow_cover_the_answer_wait_starts_when_the_question_has_left(cli,
         question = "slow cover " * 80  # 880 bytes: four 256-byte cover buckets
         r = cli(
             "ask", "--pad", ws, "--connect", ep, "--cover-rate", "2", "--cover-bucket", "256",
-            "--timeout", "1", question,
+            "--timeout", "1", stdin=question.encode(),
         )  # fmt: skip
     finally:
         stop(gw)

@@ -10,7 +10,7 @@ import pytest
 from custody import link_keys
 from custody.practice_pad import make_practice_pad
 from custody.zenoh_transport import LinkConfig, Transport
-from tests.custody.link_fixtures import Capture, free_endpoint, spawn, stop
+from tests.custody.link_fixtures import Capture, free_endpoint, popen_ask, spawn, stop
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_restored_stick_on_another_host_skips_instead_of_reusing(cli, tmp_path, 
     cap = Capture(router)
     gw = spawn("gateway", "--connect", router, "--pads", str(fac), ready="serving")
     try:
-        first = cli("ask", "--pad", str(ws), "--connect", router, "first question")
+        first = cli("ask", "--pad", str(ws), "--connect", router, stdin=b"first question")
         assert first.returncode == 0, first.stderr
         # The stick is restored from the backup and used on a host that never saw it (its
         # own state directory: no witness to catch the older journal).
@@ -43,7 +43,13 @@ def test_restored_stick_on_another_host_skips_instead_of_reusing(cli, tmp_path, 
         shutil.copytree(backup, ws)
         other_host = {"REDDOOR_STATE_DIR": str(tmp_path / "other-host")}
         again = cli(
-            "ask", "--pad", str(ws), "--connect", router, "a different question", env=other_host
+            "ask",
+            "--pad",
+            str(ws),
+            "--connect",
+            router,
+            stdin=b"a different question",
+            env=other_host,
         )
         assert again.returncode == 0, again.stderr
         assert again.stdout.decode() == "a different question\n"
@@ -60,13 +66,13 @@ def test_a_far_ahead_facility_mark_needs_explicit_consent(cli, tmp_path, router)
     forger = Transport(LinkConfig.for_endpoint(router))
     token = forger.declare_token(link_keys.gateway_floor_key("forger", pad_id, 1_600_000))
     try:
-        refused = cli("ask", "--pad", str(ws), "--connect", router, "q")
+        refused = cli("ask", "--pad", str(ws), "--connect", router, stdin=b"q")
         assert refused.returncode == 5, refused.stderr
         err = refused.stderr.decode()
         assert err.count("\n") == 1 and "nothing was sent" in err and "Traceback" not in err
         status = cli("pad", "status", "--pad", str(ws), "--json")
         assert b'"w2f": 2096128' in status.stdout  # nothing skipped, nothing spent
-        ok = cli("ask", "--pad", str(ws), "--connect", router, "--accept-facility-mark", "q")
+        ok = cli("ask", "--pad", str(ws), "--connect", router, "--accept-facility-mark", stdin=b"q")
         assert ok.returncode == 0, ok.stderr
     finally:
         token.close()
@@ -90,18 +96,9 @@ def test_the_workstation_gives_up_soon_after_the_gateway_leaves(cli, tmp_path, r
         "0.2",
         ready="serving",
     )
-    import subprocess
-    import sys
     import threading
 
-    from tests.conftest import REPO
-
-    asker = subprocess.Popen(
-        [sys.executable, "-m", "app", "ask", "--pad", str(ws), "--connect", router, "x" * 2000],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    asker = popen_ask(["--pad", str(ws), "--connect", router], b"x" * 2000)
     assert asker.stdout is not None
     first = asker.stdout.read(20)  # the answer has started
     assert first

@@ -58,7 +58,7 @@ def test_mtls_router_gateway_workstation_and_refusals(cli, tmp_path: Path) -> No
             "--tls-key",
             str(pki["workstation_key"]),
             "--mtls",
-            "over mutual TLS",
+            stdin=b"over mutual TLS",
         )
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["answer"] == "over mutual TLS"
@@ -84,7 +84,7 @@ def test_mtls_router_gateway_workstation_and_refusals(cli, tmp_path: Path) -> No
             ep,
             "--tls-root-ca",
             str(pki["ca"]),
-            "question",
+            stdin=b"question",
         )
         assert r.returncode != 0 and b"cannot reach the Zenoh router" in r.stderr
         assert b"Traceback" not in r.stderr
