@@ -8,15 +8,15 @@ Rules kept here:
 * Bounded before allocation: at most `limit + 1` bytes are ever read, in pieces, so a 2 GB file or
   `/dev/zero` is refused after reading one byte past the limit, not after filling the memory. A
   regular file larger than the limit is refused from its size alone, before any read.
-* Special files do not hang: a path is opened non-blocking (a FIFO with no writer opens at once
-  and reads as empty), then switched back to blocking reads.
+* Special files are read like any stream, within the same limit: `/dev/zero` or a FIFO fed
+  endlessly is refused at the limit. A FIFO waits for its writer, as Unix FIFOs do (that is how
+  a secret is passed without touching the disk: `mkfifo`, then the password manager writes).
 * The error is typed: `InputTooLarge` (exit 2) unless the caller names its format's own error
   (a pad file too large is a corrupt pad: `PadFormatError`, exit 3).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import stat
 from collections.abc import Iterator
@@ -48,11 +48,7 @@ def read_stream(stream: BinaryIO, limit: int, what: str, *, where: str = "on std
 
 
 def _open(path: Path) -> int:
-    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-    return fd
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def read_file(

@@ -334,16 +334,6 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             guard = MarksGuard.for_home(
                 home_obj.path, home_obj.settings, home_obj.token, actor=f"gateway:{args.name}"
             )
-        elif args.pads is not None:
-            from custody.pad_store import default_state_dir
-
-            print(
-                "reddoor: note: --pads copies without a facility home: only this host's "
-                f"witness ({default_state_dir() / 'witness'}) stops a copy restored from a "
-                "backup; a rebuilt host has none (docs/deploy-link.md)",
-                file=sys.stderr,
-                flush=True,
-            )
         provider = _pad_provider(args, token, guard)
         cfg = LinkConfig.for_endpoint(args.connect, listen=args.listen, tls=_tls(args))
         with Transport(cfg) as transport:
@@ -374,6 +364,16 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                     for pad in poll():
                         gw.suspend_pad(pad, poll.reason(pad))
                     gw.watch_suspensions(poll, interval=0.2)
+                if guard is None:
+                    from custody.pad_store import default_state_dir
+
+                    print(
+                        "reddoor: note: --pads copies without a facility home: only this host's "
+                        f"witness ({default_state_dir() / 'witness'}) stops a copy restored from "
+                        "a backup; a rebuilt host has none (docs/deploy-link.md)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 print(
                     f"reddoor: gateway {args.name} serving {len(gw.pads)} pad(s) on "
                     f"{cfg.describe()} with the {backend.name} backend",

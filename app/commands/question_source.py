@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from custody.bounded_read import read_file
-from custody.errors import UsageError
+from custody.errors import InputTooLarge, UsageError
 
 # A question never needs more: the workstation refuses a query body over 4 MiB
 # (custody.link_messages.MAX_QUERY_BYTES, not imported here to keep the CLI's start light).
@@ -64,7 +64,9 @@ def _read_bounded(fh: BinaryIO) -> bytes:
     more typing."""
     data = fh.read(MAX_QUESTION_BYTES + 1)
     if len(data) > MAX_QUESTION_BYTES:
-        raise UsageError(f"the question is larger than {MAX_QUESTION_BYTES >> 20} MiB")
+        raise InputTooLarge(
+            f"question on stdin is larger than its limit of {MAX_QUESTION_BYTES:,} bytes"
+        )
     return data
 
 

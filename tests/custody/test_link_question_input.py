@@ -145,12 +145,12 @@ def test_question_sources_fail_with_one_line(cli, pads, tmp_path):
     ep = free_endpoint()
     for args, stdin, text in (
         (["--question-file", str(tmp_path / "missing")], b"", "cannot read the question file"),
-        (["--question-file", str(big)], b"", "larger than 4 MiB"),
+        (["--question-file", str(big)], b"", "larger than its limit of 4,194,304 bytes"),
         (["--question-file", str(latin1)], b"", "is not UTF-8 text"),
         (["-", "--question-file", str(latin1)], b"", "not both"),
         ([], b"\xff", "is not UTF-8 text"),
         ([], b" \n", "the question is empty"),
-        ([], b"x" * (MAX_QUESTION_BYTES + 1), "larger than 4 MiB"),
+        ([], b"x" * (MAX_QUESTION_BYTES + 1), "larger than its limit of 4,194,304 bytes"),
     ):
         r = cli("ask", "--pad", ws, "--connect", ep, *args, stdin=stdin)
         err = r.stderr.decode()
