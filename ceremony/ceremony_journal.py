@@ -26,7 +26,7 @@ from typing import Any
 from ceremony.errors import CeremonyStateError
 from custody.bounded_read import read_file
 from custody.durable_file import write_atomic
-from custody.ledger import utc_now
+from custody.ledger.chain import utc_now
 
 FORMAT = "reddoor-ceremony-journal/1"
 CEREMONIES = "ceremonies"

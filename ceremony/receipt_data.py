@@ -1,4 +1,4 @@
-"""Rebuild a pad's custody receipt from the ledger alone (custody/receipt.py lays it out).
+"""Rebuild a pad's custody receipt from the ledger alone (custody/documents/receipt.py lays it out).
 
 Everything on the receipt comes from the ceremony's ledger events (`ceremony.started`,
 `pad.generated`, `pad.customer_copy_written`, `pad.facility_copy_written`, `pad.sealed`,
@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.errors import CeremonyStateError
-from custody import canonical_json, checkpoint, merkle, officers, proofs
-from custody.home import OpenHome
-from custody.ledger import Ledger
-from custody.ledger_entry import Event
+from custody import canonical_json, merkle
+from custody.ledger import checkpoint, officers, proofs
+from custody.ledger.chain import Ledger
+from custody.ledger.entry import Event
+from custody.ledger.home import OpenHome
 
 
 def _events(ledger: Ledger, needle: str, types: tuple[str, ...]) -> list[Event]:
@@ -149,7 +150,7 @@ def _hsm_rows(hsm: dict[str, Any]) -> dict[str, str]:
 
 def receipt_data(ledger: Ledger, pad_id: bytes) -> Any:
     """The `ReceiptData` of a pad whose ceremony has closed."""
-    from custody.receipt import ReceiptData
+    from custody.documents.receipt import ReceiptData
 
     generated = _events(ledger, f'"pad_id":"{pad_id.hex()}"', ("pad.generated",))
     if not generated:
@@ -225,7 +226,7 @@ def receipt_data(ledger: Ledger, pad_id: bytes) -> Any:
 
 
 def write_for_pad(oh: OpenHome, pad_id: bytes, out: Path) -> Path:
-    from custody.receipt import write_receipt
+    from custody.documents.receipt import write_receipt
 
     path: Path = write_receipt(receipt_data(oh.ledger, pad_id), out)
     return path

@@ -1,6 +1,6 @@
 """The ceremony state machine: drives ceremony/steps.py, asks people through a handler.
 
-Qt-free and blocking. The CLI (app/commands/ceremony_commands.py) and the Qt wizard each
+Qt-free and blocking. The CLI (app/cli/ceremony_commands.py) and the Qt wizard each
 implement `CeremonyHandler`; long work reports through `handler.progress` and polls
 `handler.cancelled()` (the wizard runs `Ceremony.run` in its worker thread; the handler's
 methods are then called on that thread and must marshal to the UI themselves).
@@ -65,14 +65,16 @@ from ceremony.errors import (
     PadStatisticsFailure,
 )
 from ceremony.steps import STEPS, Step
-from custody import officers, pad_manifest, vault
 from custody.durable_file import fsync_directory, write_atomic
 from custody.errors import PadFormatError, RedDoorError, UsageError
 from custody.fingerprint_words import phrase
-from custody.home import OpenHome
-from custody.ledger import Approval, utc_now
-from custody.pad_manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side, read_manifest_file
-from custody.pad_store import PAD_NAME, write_pad_dir
+from custody.ledger import officers
+from custody.ledger.chain import Approval, utc_now
+from custody.ledger.home import OpenHome
+from custody.pad import manifest as pad_manifest
+from custody.pad import vault
+from custody.pad.manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side, read_manifest_file
+from custody.pad.store import PAD_NAME, write_pad_dir
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +284,7 @@ def _unlock_officer(ledger: Any, name: str, passphrase: str) -> tuple[str, Ed255
     """An officer's signing key, unsealed once per run (one Argon2id instead of one per event).
 
     Kept in memory only for the run, like the passphrase it came from. Uses the officer-key
-    format of custody/officers.py (Argon2id → AES-256-GCM, associated data from `_key_aad`).
+    format of custody/ledger/officers.py (Argon2id → AES-256-GCM, associated data from `_key_aad`).
     """
     row = ledger.conn.execute(
         "SELECT public_key, kdf, salt, nonce, sealed_key FROM officer_keys WHERE name = ?", (name,)
@@ -480,7 +482,7 @@ class Ceremony:
         approvals = [
             Approval(name, request.nonce, key.sign(message)) for name, key in self._signers
         ]
-        return ledger.append_approved(request, approvals).seq
+        return officers.append_approved(ledger, request, approvals).seq
 
     def _payload(self, s: Step, result: dict[str, Any]) -> dict[str, Any]:
         base = {

@@ -297,7 +297,8 @@ def render_runbook() -> str:
         "chunk hash and the Merkle root must match. (O_DIRECT is refused by tmpfs and some "
         "FUSE filesystems and needs aligned buffers; DONTNEED is a no-op on tmpfs, whose pages "
         "are the medium.)",
-        "- **Facility copy** (`custody/vault.py`): `HOME/vault/<pad id hex>/chunks/NNNNNN.gcm` = "
+        "- **Facility copy** (`custody/pad/vault.py`): "
+        "`HOME/vault/<pad id hex>/chunks/NNNNNN.gcm` = "
         "`RDV1` ‖ 12-byte nonce from the token RNG ‖ AES-256-GCM ciphertext ‖ 16-byte tag, "
         "encrypted on the token under `reddoor-pad-<pad id hex>` (non-extractable), associated "
         "data `reddoor-vault/1` ‖ pad id ‖ chunk index (u64 BE). Each chunk is checked against "

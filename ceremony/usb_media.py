@@ -29,8 +29,8 @@ from typing import Any
 from custody import merkle
 from custody.durable_file import fsync_directory, storage_error
 from custody.errors import MediumError, PadFormatError
-from custody.pad_manifest import Manifest
-from custody.pad_store import JOURNAL_NAME, MANIFEST_NAME, PAD_NAME
+from custody.pad.manifest import Manifest
+from custody.pad.store import JOURNAL_NAME, MANIFEST_NAME, PAD_NAME
 
 SYS_BLOCK = Path("/sys/block")
 SYS_DEV_BLOCK = Path("/sys/dev/block")

@@ -413,7 +413,7 @@ def prove_so_login(
 ) -> TokenInfo:
     """Log in to the token labelled `label` as its Security Officer, and out again.
 
-    The officer-recovery path (custody.officers.recover) needs this proof that the SO PIN's
+    The officer-recovery path (custody.ledger.officers.recover) needs this proof that the SO PIN's
     holder took part. PKCS#11 lets an application be logged in as one user type at a time, so
     this runs while the process has no session open (before the home is unlocked). A wrong SO
     PIN is HsmPinIncorrect, and counts towards the token's SO PIN lockout. The PIN is not kept.

@@ -25,8 +25,8 @@ def shoot(width: int, height: int) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.install_settings import InstallSettings
-    from app.main_window import MainWindow
+    from app.gui.install_settings import InstallSettings
+    from app.gui.main_window import MainWindow
 
     app = QApplication(["reddoor"])
     home = Path(os.environ["REDDOOR_HOME"])

@@ -16,12 +16,13 @@ import sys
 import threading
 from pathlib import Path
 
-from app.commands.ceremony_commands import CliHandler
+from app.cli.ceremony_commands import CliHandler
 from ceremony import usb_media
 from ceremony.entropy_sources import testing_enabled
 from ceremony.state_machine import Ceremony, CeremonyPlan
-from custody import home as homes
-from custody import hsm, officers
+from custody import hsm
+from custody.ledger import home as homes
+from custody.ledger import officers
 
 
 def _feed(fifo: Path, stop: threading.Event) -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from custody import home, officers
-from custody.pad_store import JOURNAL_NAME, MANIFEST_NAME
+from custody.ledger import home, officers
+from custody.pad.store import JOURNAL_NAME, MANIFEST_NAME
 from tests.ceremony.test_ceremony_support import PASS_A, PASS_B
 
 REPO = Path(__file__).resolve().parents[2]

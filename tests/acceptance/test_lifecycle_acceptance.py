@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from custody import home, ledger_store, vault
 from custody.errors import HsmError
-from custody.pad_manifest import Manifest
-from custody.pad_store import open_pad_dir
-from custody.workstation_client import WorkstationClient
-from custody.zenoh_transport import LinkConfig, Transport
+from custody.ledger import database as ledger_store
+from custody.ledger import home
+from custody.link.workstation import WorkstationClient
+from custody.link.zenoh_transport import LinkConfig, Transport
+from custody.pad import vault
+from custody.pad.manifest import Manifest
+from custody.pad.store import open_pad_dir
 from tests.ceremony.test_ceremony_support import (
     Facility,
     ledger_verifies,
@@ -25,7 +27,7 @@ from tests.ceremony.test_ceremony_support import (
     run_ceremony,
     run_cli,
 )
-from tests.custody.link_fixtures import free_endpoint, spawn, stop
+from tests.custody.link.fixtures import free_endpoint, spawn, stop
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 

@@ -40,7 +40,7 @@ def _baseline(work: Path) -> float:
 
 def _ceremony(work: Path) -> tuple[float, dict[str, float]]:
     os.environ["REDDOOR_STATE_DIR"] = str(work / "state")
-    from custody import home, officers
+    from custody.ledger import home, officers
 
     h = work / "home"
     home.init_home(h, practice=True)

@@ -16,14 +16,14 @@ import threading
 import time
 from pathlib import Path
 
-from custody import link_keys
-from custody.ai_backends import EchoBackend
-from custody.gateway import DirectoryPadProvider, Gateway
-from custody.pad_store import open_pad_dir
-from custody.practice_pad import make_practice_pad
-from custody.workstation_client import WorkstationClient
-from custody.zenoh_transport import LinkConfig, Transport
-from tests.custody.link_fixtures import free_endpoint
+from custody.link import keys as link_keys
+from custody.link.backends import EchoBackend
+from custody.link.gateway import DirectoryPadProvider, Gateway
+from custody.link.workstation import WorkstationClient
+from custody.link.zenoh_transport import LinkConfig, Transport
+from custody.pad.practice import make_practice_pad
+from custody.pad.store import open_pad_dir
+from tests.custody.link.fixtures import free_endpoint
 
 RATE, BUCKET, SECONDS = 50.0, 1024, 4.0
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
-from custody import frame
-from custody.frame import Kind, _xor
-from custody.pad_store import open_pad_dir
-from custody.practice_pad import make_practice_pad
+from custody.pad import frame
+from custody.pad.frame import Kind, _xor
+from custody.pad.practice import make_practice_pad
+from custody.pad.store import open_pad_dir
 
 CORPUS = [
     "Why does this Rust function fail to borrow `self.buf` mutably inside the loop?\n"

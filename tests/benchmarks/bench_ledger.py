@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody import home, ledger_store, merkle
-from custody.ledger import EventDraft
-from custody.ledger_verify import verify_ledger
+from custody import merkle
+from custody.ledger import database as ledger_store
+from custody.ledger import home
+from custody.ledger.chain import EventDraft
+from custody.ledger.verify import verify_ledger
 
 EVENTS = 100_000
 BATCH = 1_000

@@ -15,16 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from custody.pad_store import open_pad_dir
-from custody.practice_pad import make_practice_pad
-from custody.workstation_client import WorkstationClient
-from custody.zenoh_transport import LinkConfig, Transport
-from tests.custody.link_fixtures import REPO, free_endpoint, spawn, stop
+from custody.link.workstation import WorkstationClient
+from custody.link.zenoh_transport import LinkConfig, Transport
+from custody.pad.practice import make_practice_pad
+from custody.pad.store import open_pad_dir
+from tests.custody.link.fixtures import REPO, free_endpoint, spawn, stop
 
 N = 2000
 PONG = """
 import sys, time
-from custody.zenoh_transport import LinkConfig, Transport
+from custody.link.zenoh_transport import LinkConfig, Transport
 t = Transport(LinkConfig.for_endpoint(sys.argv[1]))
 t.subscribe("bench/ping", lambda k, d: t.publish("bench/pong", d))
 print("pong ready", file=sys.stderr, flush=True)

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody import home, lifecycle, reports
-from tests.custody.report_fixtures import build_synthetic_home
+from custody.documents import reports
+from custody.ledger import home
+from custody.lifecycle import states as lifecycle
+from tests.custody.documents.fixtures import build_synthetic_home
 
 EVENTS = 10_000
 PADS = 200

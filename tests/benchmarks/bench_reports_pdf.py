@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody import pdf_document as pdf
-from custody import receipt
+from custody.documents import pdf_document as pdf
+from custody.documents import receipt
 
 ROWS = 10_000
 

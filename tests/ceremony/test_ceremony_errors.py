@@ -16,7 +16,7 @@ from tests.ceremony.test_ceremony_support import (
     run_ceremony,
     run_cli,
 )
-from tests.custody.test_cli_frames import small_tmpfs
+from tests.custody.pad.test_cli_frames import small_tmpfs
 
 
 @pytest.fixture

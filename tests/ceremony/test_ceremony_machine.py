@@ -13,9 +13,10 @@ from ceremony import state_machine, steps, usb_media
 from ceremony.entropy_sources import OsSource
 from ceremony.errors import CeremonyCancelled, CopyVerificationFailure, PadStatisticsFailure
 from ceremony.state_machine import Ceremony, CeremonyHandler, CeremonyPlan
-from custody import home, vault
 from custody.errors import MediumError, PadFormatError
-from custody.pad_manifest import Mark, build
+from custody.ledger import home
+from custody.pad import vault
+from custody.pad.manifest import Mark, build
 from tests.ceremony.test_ceremony_support import PASS_A, PASS_B, make_facility, nothing_left
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def test_api_ceremony_asks_every_step(f):
     assert h.progress_calls > 0
     # The receipt's QR payload (the closing event's inclusion proof) verifies offline.
     from ceremony import receipt_data
-    from custody import receipt
+    from custody.documents import receipt
 
     with home.open_home(f.home) as oh:
         data = receipt_data.receipt_data(oh.ledger, bytes.fromhex(outcome.pad_id))
@@ -153,7 +154,7 @@ def test_runbook_is_generated_from_the_steps():
         "prepare", "authenticate", "sources", "generate", "customer_copy",
         "facility_copy", "verify", "seal", "receipt", "close",
     ]  # fmt: skip
-    from custody.ledger_entry import TWO_PERSON_TYPES
+    from custody.ledger.entry import TWO_PERSON_TYPES
 
     assert steps.TWO_PERSON_EVENTS <= TWO_PERSON_TYPES
 
@@ -163,7 +164,7 @@ def test_ceremony_core_is_qt_free():
     import sys
 
     code = (
-        "import sys, ceremony.state_machine, ceremony.steps, ceremony.usb_media, custody.vault;"
+        "import sys, ceremony.state_machine, ceremony.steps, ceremony.usb_media, custody.pad.vault;"
         "sys.exit(1 if 'PySide6' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, check=False).returncode == 0

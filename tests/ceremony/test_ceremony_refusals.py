@@ -9,7 +9,7 @@ import pytest
 
 from ceremony import state_machine
 from ceremony.state_machine import Ceremony, CeremonyPlan
-from custody import home
+from custody.ledger import home
 from tests.ceremony.test_ceremony_machine import Scripted
 from tests.ceremony.test_ceremony_support import (
     both_copies_verify,

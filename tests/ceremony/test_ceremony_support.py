@@ -10,8 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from custody import home, officers, vault
-from custody.pad_store import PAD_NAME, open_pad_dir
+from custody.ledger import home, officers
+from custody.pad import vault
+from custody.pad.store import PAD_NAME, open_pad_dir
 
 REPO = Path(__file__).resolve().parents[2]
 PASS_A = "alice passphrase"

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from custody import home, merkle, vault
+from custody import merkle
 from custody.errors import HsmError, PadFormatError, PadRollbackError
-from custody.pad_manifest import Manifest, Mark, build
-from custody.pad_store import PAD_NAME
+from custody.ledger import home
+from custody.pad import vault
+from custody.pad.manifest import Manifest, Mark, build
+from custody.pad.store import PAD_NAME
 
 CHUNK = 64 * 1024
 
@@ -129,9 +131,10 @@ def test_wrong_bytes_are_refused_before_encryption(opened, tmp_path):
 def test_an_authentic_frame_survives_the_sync_its_own_open_triggers(opened, tmp_path):
     """Opening a question can write the receive window, which re-encrypts the chunks with
     pending zeros; that must not evict (and wipe) the chunk the question is being read from."""
-    from custody import frame, link_messages
-    from custody.pad_store import open_pad_dir, read_manifest
-    from custody.practice_pad import make_practice_pad
+    from custody.link import messages as link_messages
+    from custody.pad import frame
+    from custody.pad.practice import make_practice_pad
+    from custody.pad.store import open_pad_dir, read_manifest
 
     small = 4096
     make_practice_pad(tmp_path / "p", 1 << 20, chunk_size=small)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.practice_pad import make_practice_pad
+from custody.pad.practice import make_practice_pad
 
 
 @pytest.fixture

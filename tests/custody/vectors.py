@@ -1,6 +1,6 @@
 """Test vectors for docs/pad-format.md and docs/protocol.md.
 
-`python -m tests.custody.vectors` prints them; tests/custody/test_doc_vectors.py checks that the
+`python -m tests.custody.vectors` prints them; tests/custody/pad/test_doc_vectors.py checks that the
 docs carry exactly these values. Everything here is deterministic.
 """
 
@@ -11,10 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from custody import frame, pad_id
-from custody.frame import Kind
-from custody.pad_manifest import Manifest, Mark, Side, build
-from custody.pad_store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_dir
+from custody.pad import frame
+from custody.pad import ids as pad_id
+from custody.pad.frame import Kind
+from custody.pad.manifest import Manifest, Mark, Side, build
+from custody.pad.store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_dir
 
 PAD_SIZE = 65536
 PAD_ID = bytes.fromhex("00112233445566778899aabbccddeeff")

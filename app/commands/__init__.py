@@ -1,1 +1,0 @@
-"""Command groups of the `reddoor` CLI, one module each (see app/cli.py)."""

@@ -1,0 +1,518 @@
+"""The main window: classification banners, the mode chooser, the three modes, kiosk and lock.
+
+Start-up work that blocks (creating the practice facility, unlocking the home, starting the
+embedded router and echo gateway) runs on a worker while the window shows; the modes appear
+when it is done. On close every worker is stopped and joined, the link and the home closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.install_settings import MODE_TITLES, MODES, InstallSettings
+from app.gui.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window, show_kiosk
+from app.gui.officer_dialogs import OfficerPassphraseDialog
+from app.gui.widgets import ClassificationBanner, PlainLabel, StatusBanner, error_text
+from app.gui.workers import WorkerRunner
+
+if TYPE_CHECKING:  # the cores (Zenoh, PKCS#11, SQLCipher) load on the bootstrap worker
+    from app.gui.facility import Facility, FirstRun
+    from app.gui.practice_link import PracticeLink
+
+log = logging.getLogger(__name__)
+
+MODE_TEXT = {
+    "ceremony": "Two officers generate a pad, write the customer USB and the facility copy, "
+    "verify both, seal the USB and print the custody receipt.",
+    "custody": "Pads and their custody history, consumption, the ledger's verification status, "
+    "the event log, signed checkpoints, officers.",
+    "workstation": "Insert the pad USB, connect to the facility router and ask the facility's AI "
+    "over the one-time-pad link.",
+}
+
+
+@dataclass
+class Started:
+    facility: Facility | None
+    link: PracticeLink | None
+    endpoint: str
+    first_run: FirstRun | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class KioskNeedsHome(Exception):
+    """A kiosk found no facility home. It never creates one: a new practice facility shows its
+    officers' passphrases, and a kiosk starts locked behind exactly those passphrases."""
+
+    def __init__(self, home: Path) -> None:
+        self.message = (
+            f"no facility home at {home}. A kiosk never creates one: that would show the new "
+            "officers' passphrases on an unattended, locked station. The installer creates the "
+            "home first (run `reddoor` once without --kiosk as the kiosk's user and write the "
+            "passphrases down, or `reddoor init` and `reddoor officer enroll` for production), "
+            "then restarts the kiosk."
+        )
+        super().__init__(self.message)
+
+
+def bootstrap(
+    home: Path, settings: InstallSettings, *, start_link: bool = True, kiosk: bool = False
+) -> Started:
+    """Blocking start-up: the practice facility on first run, the home, the practice link."""
+    from app.gui.facility import Facility, create_practice_facility, is_home
+    from app.gui.practice_link import PracticeLink
+
+    first = None
+    if not is_home(home):
+        if settings.mode == "workstation" and settings.router_endpoint:
+            return Started(None, None, settings.router_endpoint)
+        if kiosk:
+            raise KioskNeedsHome(home)
+        first = create_practice_facility(home)
+    facility = Facility(home)
+    link = None
+    endpoint = settings.router_endpoint or ""
+    if facility.practice and not settings.router_endpoint and start_link:
+        link = PracticeLink(
+            home / "facility-pads",
+            facility.chronicle_path(),
+            vault=(home, facility.token),
+        )
+        try:
+            endpoint = link.start()
+        except Exception as exc:
+            log.warning("practice link did not start (%s)", type(exc).__name__)
+            link = None
+    return Started(facility, link, endpoint, first)
+
+
+class FirstRunDialog(QDialog):
+    """Shows the practice officers' passphrases once."""
+
+    def __init__(self, first: FirstRun, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Practice facility created")
+        lay = QVBoxLayout(self)
+        lay.addWidget(
+            PlainLabel(
+                f"A PRACTICE facility was created in {first.home}: a SoftHSM2 token, an "
+                "encrypted ledger, two practice officers and a small practice pad. Each officer's "
+                "passphrase is shown ONCE, here. Write them down now; they are not stored "
+                "anywhere in clear.",
+                self,
+            )
+        )
+        text = "\n".join(f"{name}:  {pw}" for name, pw in first.passphrases.items())
+        view = QPlainTextEdit(self)
+        view.setReadOnly(True)
+        view.setPlainText(text)
+        f = view.font()
+        f.setPointSize(f.pointSize() + 4)
+        view.setFont(f)
+        view.setMaximumHeight(90)
+        lay.addWidget(view)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok, self)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("I have written them down")
+        buttons.accepted.connect(self.accept)
+        lay.addWidget(buttons)
+
+
+class ModeChooser(QWidget):
+    chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        title = PlainLabel("Red Door", self)
+        f = title.font()
+        f.setPointSize(f.pointSize() * 2)
+        f.setBold(True)
+        title.setFont(f)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(title)
+        sub = PlainLabel("Choose what this station does now.", self)
+        sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(sub)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.buttons: dict[str, QPushButton] = {}
+        for mode in MODES:
+            col = QVBoxLayout()
+            # "&" in a button's text marks a keyboard mnemonic; "&&" shows the character.
+            b = QPushButton(MODE_TITLES[mode].replace("&", "&&"), self)
+            b.setMinimumSize(220, 64)
+            b.setObjectName(f"mode_{mode}")
+            b.clicked.connect(lambda _=False, m=mode: self.chosen.emit(m))
+            desc = PlainLabel(MODE_TEXT[mode], self)
+            desc.setMaximumWidth(260)
+            col.addWidget(b)
+            col.addWidget(desc)
+            col.addStretch(1)
+            row.addLayout(col)
+            self.buttons[mode] = b
+        row.addStretch(1)
+        lay.addLayout(row)
+        self.status = StatusBanner(self)
+        lay.addWidget(self.status)
+        lay.addStretch(2)
+
+
+class MainWindow(QMainWindow):
+    ready = Signal()
+
+    def __init__(
+        self,
+        settings: InstallSettings,
+        home: Path,
+        *,
+        kiosk: bool = False,
+        start_link: bool = True,
+        started: Started | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.home = home
+        self.kiosk = kiosk
+        self.runner = WorkerRunner(self)
+        self.started: Started | None = None
+        self.views: dict[str, QWidget] = {}
+        self.mode: str | None = None
+        self._may_close = not kiosk
+        self._shut = False
+        self.setWindowTitle("Red Door")
+        self.resize(1280, 800)
+
+        central = QWidget(self)
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        banner = (
+            settings.classification_text,
+            settings.classification_background,
+            settings.classification_foreground,
+        )
+        self.top_banner = ClassificationBanner(*banner, central)
+        self.bottom_banner = ClassificationBanner(*banner, central)
+        lay.addWidget(self.top_banner)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(10, 4, 10, 4)
+        self.mode_label = PlainLabel("Starting…", central, wrap=False)
+        f = self.mode_label.font()
+        f.setBold(True)
+        self.mode_label.setFont(f)
+        self.switch_button = QPushButton("Change mode", central)
+        self.switch_button.clicked.connect(self.show_chooser)
+        self.lock_button = QPushButton("Lock", central)
+        self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
+        self.quit_button = QPushButton("Quit", central)
+        self.quit_button.clicked.connect(self.close)
+        bar.addWidget(self.mode_label, 1)
+        bar.addWidget(self.switch_button)
+        bar.addWidget(self.lock_button)
+        bar.addWidget(self.quit_button)
+        lay.addLayout(bar)
+        self.stack = QStackedWidget(central)
+        lay.addWidget(self.stack, 1)
+        lay.addWidget(self.bottom_banner)
+        self.setCentralWidget(central)
+
+        self.chooser = ModeChooser(self.stack)
+        self.chooser.chosen.connect(self.set_mode)
+        self.stack.addWidget(self.chooser)
+        self.lock_screen = LockScreen(self.stack)
+        self.lock_screen.unlock_requested.connect(self.request_unlock)
+        self.stack.addWidget(self.lock_screen)
+        self._locked = False
+        self._pending_secrets: FirstRun | None = None
+        self.switch_button.setVisible(settings.mode is None)
+        self.lock_button.setVisible(kiosk)
+        for b in self.chooser.buttons.values():
+            b.setEnabled(False)
+        self.chooser.status.show_message("info", f"Opening the facility home {home}…")
+
+        self.idle: IdleLock | None = None
+        if kiosk:
+            make_kiosk_window(self)
+            self.idle = IdleLock(settings.idle_lock_seconds, self)
+            self.idle.idle.connect(lambda: self.lock("locked after inactivity"))
+            # A kiosk always starts locked: a crash or a kill must never leave it open.
+            self.lock("locked at start")
+        if started is not None:
+            self._started(started)
+        else:
+            task = self.runner.run(
+                lambda w: bootstrap(home, settings, start_link=start_link, kiosk=kiosk),
+                "bootstrap",
+            )
+            task.finished.connect(self._started)
+            task.failed.connect(self._start_failed)
+
+    # -- start-up ---------------------------------------------------------------------------
+    def _started(self, started: Started) -> None:
+        self.started = started
+        for b in self.chooser.buttons.values():
+            b.setEnabled(True)
+        where = "practice facility" if started.facility and started.facility.practice else "home"
+        msg = f"Ready: {where} {self.home}"
+        if started.endpoint:
+            msg += f"; link router {started.endpoint}"
+        if started.link is not None and started.link.gateway is not None:
+            msg += " with the practice echo gateway"
+        self.chooser.status.show_message("ok", msg + ".")
+        if started.facility is None:
+            for m in ("ceremony", "custody"):
+                self.chooser.buttons[m].setEnabled(False)
+        if self.mode is None:
+            self.mode_label.setText("Red Door")  # no longer "Starting…"
+        if started.first_run is not None and started.first_run.passphrases:
+            self._pending_secrets = started.first_run
+            self._show_pending_secrets()
+        if self.settings.mode:
+            self.set_mode(self.settings.mode)
+        self.ready.emit()
+
+    def _show_pending_secrets(self) -> None:
+        """The practice officers' passphrases, never over the lock screen: a locked station
+        keeps them until it is unlocked (bootstrap refuses a first run in a kiosk anyway)."""
+        first = self._pending_secrets
+        if first is None or self._locked:
+            return
+        self._pending_secrets = None
+        dlg = FirstRunDialog(first, self)
+        dlg.open()
+        self.first_run_dialog = dlg
+
+    def _start_failed(self, exc: BaseException) -> None:
+        self.mode_label.setText("Red Door")
+        self.chooser.status.show_message("error", f"Could not start: {error_text(exc)}")
+        if self._locked:  # the lock screen hides the chooser: say it there too
+            self.lock_screen.reason.setText(f"Could not start: {error_text(exc)}")
+        self.chooser.buttons["workstation"].setEnabled(True)
+        self.ready.emit()
+
+    # -- modes ------------------------------------------------------------------------------
+    def show_chooser(self) -> None:
+        if self._locked:
+            return
+        self.mode = None
+        self.mode_label.setText("Red Door")
+        self.stack.setCurrentWidget(self.chooser)
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            return
+        view = self.views.get(mode) or self._make_view(mode)
+        self.mode = mode
+        self.mode_label.setText(f"Red Door — {MODE_TITLES[mode]}")
+        if not self._locked:
+            self.stack.setCurrentWidget(view)
+
+    def _file_dirs(self) -> list[Path]:
+        """Where file dialogs may go: nowhere else in a kiosk."""
+        if not self.kiosk:
+            return []
+        dirs = [Path(p) for p in self.settings.usb_roots]
+        if self.settings.export_dir:
+            dirs.append(Path(self.settings.export_dir))
+        if self.started and self.started.facility:
+            dirs.append(self.started.facility.exports_dir())
+            dirs.append(self.home / "usb")
+        return dirs
+
+    def _usb_roots(self) -> list[Path]:
+        roots = [Path(p) for p in self.settings.usb_roots]
+        if self.started and self.started.facility and self.started.facility.practice:
+            roots.insert(0, self.home / "usb")
+        return roots
+
+    def _make_view(self, mode: str) -> QWidget:
+        started = self.started
+        facility = started.facility if started else None
+        view: QWidget
+        if mode == "workstation":
+            from app.gui.workstation_view import WorkstationView
+
+            view = WorkstationView(
+                self.runner,
+                endpoint=started.endpoint if started else "",
+                usb_roots=self._usb_roots(),
+                queries_per_day=self.settings.queries_per_day,
+                low_pad_queries=self.settings.low_pad_queries,
+                low_pad_fraction=self.settings.low_pad_fraction,
+                file_dialog_dirs=self._file_dirs,
+                cover_rate=self.settings.cover_rate,
+                cover_bucket=self.settings.cover_bucket,
+                parent=self.stack,
+            )
+            view.rescan()
+        elif mode == "custody" and facility is not None:
+            from app.gui.custody_view import CustodyView
+
+            view = CustodyView(
+                self.runner, facility, file_dialog_dirs=self._file_dirs, parent=self.stack
+            )
+            view.refresh()
+        elif mode == "ceremony" and facility is not None:
+            from app.gui.ceremony_wizard import CeremonyStation
+
+            view = CeremonyStation(
+                self.runner,
+                facility,
+                on_pad_made=self._pad_made,
+                file_dialog_dirs=self._file_dirs,
+                parent=self.stack,
+            )
+        else:
+            view = PlainLabel("This mode needs a facility home.", self.stack)
+        self.stack.addWidget(view)
+        self.views[mode] = view
+        return view
+
+    def _pad_made(self) -> None:
+        """A ceremony finished: the practice gateway serves the new pad too."""
+        started = self.started
+        if started is not None and started.link is not None:
+            link = started.link
+            self.runner.run(lambda w: link.restart_gateway(), "gateway-restart")
+        ws = self.views.get("workstation")
+        if ws is not None and hasattr(ws, "rescan"):
+            ws.rescan()
+
+    # -- kiosk and lock ---------------------------------------------------------------------
+    def officer_names(self) -> list[str]:
+        facility = self.started.facility if self.started else None
+        if facility is None:
+            return []
+        try:
+            return [o.name for o in facility.officers() if o.active and o.role == "officer"]
+        except Exception:
+            return []
+
+    def verify_officer(self, name: str, passphrase: str) -> bool:
+        """An officer's passphrase through the ledger (refusals recorded); a workstation kiosk
+        with no facility home checks the installer's kiosk unlock passphrase instead."""
+        facility = self.started.facility if self.started else None
+        if facility is None:
+            from app.gui.kiosk_unlock import check_unlock_passphrase
+
+            return check_unlock_passphrase(self.kiosk_unlock_path(), passphrase)
+        return facility.check_officer(name, passphrase, "kiosk")
+
+    def kiosk_unlock_path(self) -> Path:
+        from app.gui.kiosk_unlock import DEFAULT_PATH
+
+        configured = self.settings.kiosk_unlock_file
+        return Path(configured) if configured else DEFAULT_PATH
+
+    def _passphrase_dialog(self, title: str, officer_text: str) -> OfficerPassphraseDialog:
+        has_facility = bool(self.started and self.started.facility)
+        if has_facility:
+            text = officer_text
+        elif self.kiosk_unlock_path().is_file():
+            text = "This workstation has no officers: type the kiosk unlock passphrase."
+        else:
+            text = (
+                "This workstation kiosk has no unlock passphrase configured: it can be left "
+                "only through the session manager (see the kiosk installer's guide)."
+            )
+        return OfficerPassphraseDialog(
+            self.runner,
+            title,
+            text,
+            self.officer_names(),
+            self.verify_officer,
+            self,
+            ask_name=has_facility,
+        )
+
+    def lock(self, reason: str = "locked") -> None:
+        close_open_dialogs()
+        self._locked = True
+        self.lock_screen.reason.setText(reason)
+        self.stack.setCurrentWidget(self.lock_screen)
+        self.switch_button.setEnabled(False)
+        self.quit_button.setEnabled(not self.kiosk)
+        if self.idle is not None:
+            self.idle.stop()
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def unlock(self) -> None:
+        self._locked = False
+        self.switch_button.setEnabled(True)
+        self.quit_button.setEnabled(True)
+        view = self.views.get(self.mode or "")
+        self.stack.setCurrentWidget(view if view is not None else self.chooser)
+        if self.idle is not None:
+            self.idle.start()
+        self._show_pending_secrets()
+
+    def request_unlock(self) -> None:
+        dlg = self._passphrase_dialog(
+            "Unlock Red Door", "An officer unlocks the station with their own passphrase."
+        )
+        dlg.accepted.connect(self.unlock)
+        dlg.open()
+        self.unlock_dialog = dlg
+
+    def request_exit(self) -> None:
+        dlg = self._passphrase_dialog(
+            "Quit the kiosk", "Quitting the kiosk needs an officer's passphrase."
+        )
+
+        def allowed() -> None:
+            self._may_close = True
+            self.close()
+
+        dlg.accepted.connect(allowed)
+        dlg.open()
+        self.exit_dialog = dlg
+
+    def changeEvent(self, event: Any) -> None:
+        super().changeEvent(event)
+        if self.kiosk and self.isMinimized():
+            show_kiosk(self)  # no minimising out of the kiosk
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._may_close:
+            event.ignore()
+            self.request_exit()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        self.runner.stop_all()
+        for view in self.views.values():
+            if hasattr(view, "shutdown"):
+                view.shutdown()
+        if self.idle is not None:
+            self.idle.remove()
+        if self.started is not None:
+            if self.started.link is not None:
+                self.started.link.stop()
+            if self.started.facility is not None:
+                self.started.facility.close()

@@ -1,0 +1,92 @@
+"""Zenoh key expressions of the link: per pad and per direction, and gateway presence.
+
+    reddoor/v1/pad/<pad id, 32 lower-case hex>/w2f     questions (workstation → facility)
+    reddoor/v1/pad/<pad id, 32 lower-case hex>/f2w     answers   (facility → workstation)
+    reddoor/v1/gateway/<name>/alive                    liveliness token of a running gateway
+    reddoor/v1/gateway/<name>/pad/<pad id hex>         liveliness token per pad it serves
+    reddoor/v1/gateway/<name>/pad/<pad id hex>/floor/<n>  hint: lowest w2f offset it accepts
+
+User input never becomes a wildcard or an extra chunk: pad ids are rendered from their 16 raw
+bytes, and gateway names must match a small alphabet that contains none of Zenoh's special
+characters (`*`, `$`, `/`, `?`, `#`, `@`). Wildcards appear only in the fixed expressions below.
+"""
+
+from __future__ import annotations
+
+import re
+
+from custody.errors import UsageError
+from custody.pad.manifest import Direction
+
+PREFIX = "reddoor/v1"
+ALL_PAD_FRAMES = f"{PREFIX}/pad/**"
+ALL_GATEWAYS_ALIVE = f"{PREFIX}/gateway/*/alive"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def pad_hex(pad_id: bytes) -> str:
+    if not isinstance(pad_id, bytes) or len(pad_id) != 16:
+        raise UsageError("a pad id is 16 bytes")
+    return pad_id.hex()
+
+
+def pad_id_from_hex(text: str) -> bytes:
+    """Parse 32 lower-case hex digits; anything else (wildcards included) is refused."""
+    if not _HEX.fullmatch(text):
+        raise UsageError(f"not a pad id in hex: {text[:40]!r}")
+    return bytes.fromhex(text)
+
+
+def check_gateway_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"gateway name {name[:40]!r} must be 1-63 of a-z 0-9 _ . - (starting with a letter "
+            "or digit)"
+        )
+    return name
+
+
+def frame_key(pad_id: bytes, direction: Direction) -> str:
+    return f"{PREFIX}/pad/{pad_hex(pad_id)}/{direction.value}"
+
+
+def parse_frame_key(key: str) -> tuple[bytes, Direction] | None:
+    parts = key.split("/")
+    if len(parts) != 5 or "/".join(parts[:3]) != f"{PREFIX}/pad" or not _HEX.fullmatch(parts[3]):
+        return None
+    try:
+        return bytes.fromhex(parts[3]), Direction(parts[4])
+    except ValueError:
+        return None
+
+
+def gateway_alive_key(name: str) -> str:
+    return f"{PREFIX}/gateway/{check_gateway_name(name)}/alive"
+
+
+def gateway_pad_key(name: str, pad_id: bytes) -> str:
+    return f"{PREFIX}/gateway/{check_gateway_name(name)}/pad/{pad_hex(pad_id)}"
+
+
+def gateway_floor_key(name: str, pad_id: bytes, floor: int) -> str:
+    """Liveliness hint: the gateway accepts this pad's questions only at or above `floor`."""
+    return f"{gateway_pad_key(name, pad_id)}/floor/{int(floor)}"
+
+
+def floor_of(key: str) -> int | None:
+    parts = key.split("/")
+    if len(parts) >= 2 and parts[-2] == "floor" and parts[-1].isdigit():
+        return int(parts[-1])
+    return None
+
+
+def any_gateway_pad_key(pad_id: bytes) -> str:
+    return f"{PREFIX}/gateway/*/pad/{pad_hex(pad_id)}"
+
+
+def gateway_name_of(key: str) -> str | None:
+    parts = key.split("/")
+    if len(parts) >= 4 and "/".join(parts[:3]) == f"{PREFIX}/gateway":
+        return parts[3]
+    return None

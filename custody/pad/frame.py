@@ -1,0 +1,338 @@
+"""The OTP frame: one self-contained, authenticated, pad-encrypted message.
+
+Wire layout (big-endian; docs/protocol.md has test vectors):
+
+    header (40 bytes, authenticated, in the clear)
+        magic "RD" | version u8 | kind u8 | direction u8 | zero u8 | zero u16
+        pad id (16) | offset u64 | range length u32 | body length u32
+    body   (body length bytes) = inner XOR pad[offset+32 : offset+32+body length]
+    tag    (16 bytes) = Poly1305(key = pad[offset : offset+32], header || body)
+
+    inner (encrypted): kind u8 | flags u8 | seq u32 | message id (16) | payload length u32 |
+                       payload | zero padding up to the bucket size
+
+A frame consumes `range length` = 32 + body length pad bytes of its sender's region. The receiver
+checks version and pad id, direction, that the range lies in the sender's region, that no byte of
+it was consumed before (and that its key bytes are not zeroized), then the tag, and only then
+decrypts. Poly1305 keyed once with 32 uniformly random secret bytes is a one-time authenticator
+whose forgery probability is at most 8·ceil(L/16)/2^106 for an L-byte message, against any
+adversary, while the key bytes stay secret and are never used again.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import zlib
+from enum import IntEnum
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+from custody.errors import FrameRejected
+from custody.pad.manifest import Direction
+from custody.pad.store import PadCopy
+
+MAGIC = b"RD"
+VERSION = 1
+HEADER = struct.Struct(">2sBBBBH16sQII")
+INNER = struct.Struct(">BBI16sI")
+HEADER_LEN = HEADER.size  # 40
+INNER_LEN = INNER.size  # 26
+KEY_LEN = 32
+TAG_LEN = 16
+OVERHEAD = HEADER_LEN + TAG_LEN
+FLAG_COMPRESSED = 0x01
+FLAG_FINAL = 0x02
+MAX_DECOMPRESSED = 4 << 20
+# Rejections raised after the tag verified: the frame's range is consumed and zeroized.
+REJECTED_AFTER_AUTHENTICATION = frozenset({"bad-inner", "bad-kind"})
+
+
+def _buckets() -> tuple[int, ...]:
+    sizes = []
+    k = 256
+    while k <= 65536:
+        sizes.append(k)
+        if k * 3 // 2 <= 65536 and k < 65536:
+            sizes.append(k * 3 // 2)
+        k *= 2
+    return tuple(sorted(sizes))
+
+
+BUCKETS = _buckets()  # 256, 384, 512, 768, ..., 49152, 65536
+_BUCKET_SET = frozenset(BUCKETS)
+_ZERO_KEY = bytes(KEY_LEN)
+MAX_BODY = BUCKETS[-1]
+MAX_PAYLOAD = MAX_BODY - INNER_LEN
+
+
+class Kind(IntEnum):
+    OPAQUE = 0  # header only: the real kind is inside (concealed traffic)
+    QUERY = 1
+    ANSWER_CHUNK = 2
+    ANSWER_END = 3
+    ERROR = 4
+    PAD_EXHAUSTED = 5
+    COVER = 6
+    PING = 7
+
+
+_KIND_VALUES = frozenset(int(k) for k in Kind)
+
+# Who may send what: questions go to the facility, answers come back.
+_ALLOWED = {
+    Kind.QUERY: {Direction.W2F},
+    Kind.ANSWER_CHUNK: {Direction.F2W},
+    Kind.ANSWER_END: {Direction.F2W},
+}
+
+
+class PayloadTooLarge(ValueError):
+    """The payload does not fit one frame; the caller fragments it."""
+
+
+_BOTH = frozenset({Direction.W2F, Direction.F2W})
+_ALLOWED_BY_VALUE = {int(k): frozenset(_ALLOWED.get(k, _BOTH)) for k in Kind}
+_ALLOWED_CODES = {int(k): frozenset(d.code for d in v) for k, v in _ALLOWED_BY_VALUE.items()}
+_SENDABLE = frozenset(
+    (kind, code) for kind in Kind if kind is not Kind.OPAQUE for code in _ALLOWED_CODES[kind]
+)
+_KIND_OF = {int(k): k for k in Kind}
+
+
+def allowed_directions(kind: Kind) -> frozenset[Direction]:
+    return _ALLOWED_BY_VALUE[int(kind)]
+
+
+def bucket_for(inner_length: int) -> int:
+    i = bisect.bisect_left(BUCKETS, inner_length)
+    if i < len(BUCKETS):
+        return BUCKETS[i]
+    raise ValueError(f"message part of {inner_length} bytes exceeds the largest bucket")
+
+
+def _wipe(buf: bytearray) -> None:
+    buf[:] = bytes(len(buf))
+
+
+def _xor(data: bytes | bytearray | memoryview, key: bytes | bytearray | memoryview) -> bytes:
+    n = len(data)
+    x = int.from_bytes(data, "little") ^ int.from_bytes(key[:n], "little")
+    return x.to_bytes(n, "little")
+
+
+class Header(NamedTuple):
+    version: int
+    kind: int
+    direction: int
+    pad_id: bytes
+    offset: int
+    range_len: int
+    body_len: int
+
+    @property
+    def range(self) -> tuple[int, int]:
+        return self.offset, self.offset + self.range_len
+
+
+class Message(NamedTuple):
+    kind: Kind
+    payload: bytes
+    msg_id: bytes
+    seq: int
+    final: bool
+    offset: int
+    range_len: int
+    compressed: bool
+
+
+def parse_header(data: bytes) -> Header:
+    """Parse the clear header of a frame (no pad needed). Raises FrameRejected."""
+    if len(data) < OVERHEAD:
+        raise FrameRejected("truncated", f"frame of {len(data)} bytes is shorter than a header")
+    magic, version, kind, direction, z1, z2, pid, offset, range_len, body_len = HEADER.unpack_from(
+        data
+    )
+    if magic != MAGIC:
+        raise FrameRejected("bad-magic", "not a Red Door frame")
+    if version != VERSION:
+        raise FrameRejected("bad-version", f"unsupported frame version {version}")
+    if z1 or z2 or direction > 1 or kind not in _KIND_VALUES:
+        raise FrameRejected("bad-header", "frame header has invalid fields")
+    if body_len not in _BUCKET_SET or range_len != KEY_LEN + body_len:
+        raise FrameRejected("bad-length", "frame lengths are not a valid bucket")
+    if len(data) != OVERHEAD + body_len:
+        raise FrameRejected(
+            "bad-length", f"frame is {len(data)} bytes, header says {OVERHEAD + body_len}"
+        )
+    return Header(version, kind, direction, pid, offset, range_len, body_len)
+
+
+def seal(
+    copy: PadCopy,
+    kind: Kind,
+    payload: bytes,
+    *,
+    msg_id: bytes = bytes(16),
+    seq: int = 0,
+    final: bool = True,
+    compress: bool = False,
+    conceal: bool = False,
+    body_len: int | None = None,
+) -> bytes:
+    """Encrypt and authenticate one frame from `copy`'s send region.
+
+    The range is reserved durably before any pad byte is read; the pad bytes are zeroized on
+    the medium once the frame exists. `conceal` hides the kind from the clear header (cover
+    traffic); `body_len` forces a bucket (constant-size traffic).
+    """
+    code = copy.send_code
+    if (kind, code) not in _SENDABLE:
+        if kind == Kind.OPAQUE:
+            raise ValueError("OPAQUE is a header marker, not a message kind")
+        direction = copy.send_region.direction
+        raise ValueError(f"{Kind(kind).name} frames cannot be sent {direction.label}")
+    if len(msg_id) != 16:
+        raise ValueError("message id must be 16 bytes")
+    flags = FLAG_FINAL if final else 0
+    if compress:
+        packed = zlib.compress(payload, 9)
+        if len(packed) < len(payload):
+            payload, flags = packed, flags | FLAG_COMPRESSED
+    inner_len = INNER_LEN + len(payload)
+    if inner_len > MAX_BODY:
+        raise PayloadTooLarge(
+            f"payload of {len(payload)} bytes does not fit one frame (max {MAX_PAYLOAD}); "
+            "fragment it"
+        )
+    if body_len is None:
+        size = BUCKETS[bisect.bisect_left(BUCKETS, inner_len)]
+    elif type(body_len) is int and body_len in _BUCKET_SET and body_len >= inner_len:
+        size = body_len
+    else:
+        raise ValueError(f"body length {body_len} is not a bucket that fits {inner_len} bytes")
+    range_len = KEY_LEN + size
+    offset = copy.reserve_send(range_len, use_reserve=kind is Kind.PAD_EXHAUSTED)
+    out = bytearray(
+        HEADER.pack(
+            MAGIC, VERSION, 0 if conceal else kind, code, 0, 0, copy.pad_id, offset, range_len, size
+        )
+    )
+    inner = bytearray(INNER.pack(kind, flags, seq, msg_id, len(payload)))
+    inner += payload
+    pad = copy.read(offset, range_len)
+    try:
+        # body = (inner || zero padding) XOR pad: the padding part is the pad bytes themselves.
+        out += _xor(inner, pad[KEY_LEN : KEY_LEN + inner_len])
+        out += pad[KEY_LEN + inner_len :]
+        out += Poly1305.generate_tag(pad[:KEY_LEN], out)
+    finally:
+        _wipe(inner)
+        _done_with(pad)
+        # Zeroize the range on the medium now the frame exists (and with it, a mapped view).
+        copy.zeroize(offset, range_len)
+    return bytes(out)
+
+
+def seal_cover(copy: PadCopy, bucket: int) -> bytes:
+    """One cover frame: no payload, kind concealed, body of exactly `bucket` — the same on the
+    wire as any other frame of a covered direction."""
+    return seal(copy, Kind.COVER, b"", conceal=True, body_len=bucket)
+
+
+def open_frame(copy: PadCopy, data: bytes) -> Message:
+    """Check, authenticate and decrypt one frame addressed to `copy`. Raises FrameRejected.
+
+    Order matters: nothing is decrypted before the tag verifies, and the tag is never checked
+    for a range already consumed (a zeroized range is an all-zero Poly1305 key: forgeable).
+    """
+    h = parse_header(data)
+    if h.pad_id != copy.pad_id:
+        raise FrameRejected("wrong-pad", "frame is for another pad")
+    if h.direction != copy.recv_code:
+        raise FrameRejected("wrong-direction", "frame travels in the wrong direction for this side")
+    offset, range_len, body_len = h.offset, h.range_len, h.body_len
+    verdict = copy.receive_verdict(offset, range_len)
+    if verdict is not None:
+        raise FrameRejected(*verdict)
+    pad = copy.read(offset, range_len)
+    consumed = False
+    try:
+        key = pad[:KEY_LEN]
+        if key == _ZERO_KEY:
+            raise FrameRejected("replay", "pad range is already zeroized (consumed)")
+        wire = memoryview(data)
+        signed = HEADER_LEN + body_len
+        try:
+            Poly1305.verify_tag(key, wire[:signed], bytes(wire[signed:]))
+        except InvalidSignature:
+            raise FrameRejected(
+                "bad-tag", "frame failed authentication (modified or forged)"
+            ) from None
+        # Authentic: the range is now spent whatever the inner content turns out to be.
+        copy.commit_received(offset, range_len)
+        consumed = True
+        # Decrypt the inner header, then only as much as it says; the padding must be zeros,
+        # i.e. the body there equals the pad bytes.
+        head = _xor(wire[HEADER_LEN : HEADER_LEN + INNER_LEN], pad[KEY_LEN : KEY_LEN + INNER_LEN])
+        kind, flags, seq, msg_id, length = INNER.unpack(head)
+        _check_inner(h, kind, flags, length)
+        end = INNER_LEN + length
+        payload = _xor(
+            wire[HEADER_LEN + INNER_LEN : HEADER_LEN + end],
+            pad[KEY_LEN + INNER_LEN : KEY_LEN + end],
+        )
+        if bytes(wire[HEADER_LEN + end : signed]) != bytes(pad[KEY_LEN + end :]):
+            raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
+    finally:
+        _done_with(pad)
+        if consumed:
+            copy.zeroize(offset, range_len)
+    compressed = bool(flags & FLAG_COMPRESSED)
+    if compressed:
+        payload = _inflate(payload)
+    return Message(
+        _KIND_OF[kind],
+        payload,
+        msg_id,
+        seq,
+        bool(flags & FLAG_FINAL),
+        offset,
+        range_len,
+        compressed,
+    )
+
+
+def _done_with(pad: bytes | bytearray | memoryview) -> None:
+    """Let go of a range's pad bytes: release a view (never wipe through it: a mapped view is
+    the medium itself, zeroized by the copy), wipe a private copy (a range over two vault
+    chunks is assembled in a bytearray)."""
+    if isinstance(pad, memoryview):
+        pad.release()
+    elif isinstance(pad, bytearray):
+        _wipe(pad)
+
+
+def _check_inner(h: Header, kind: int, flags: int, length: int) -> None:
+    if kind not in _KIND_VALUES or kind == Kind.OPAQUE:
+        raise FrameRejected("bad-inner", "authenticated frame has an unknown inner kind")
+    if h.kind not in (Kind.OPAQUE, kind):
+        raise FrameRejected("bad-inner", "clear and encrypted kinds disagree")
+    if h.direction not in _ALLOWED_CODES[kind]:
+        direction = Direction.W2F if h.direction == 0 else Direction.F2W
+        raise FrameRejected("bad-kind", f"{Kind(kind).name} frames cannot travel {direction.label}")
+    if INNER_LEN + length > h.body_len or flags & ~0x03:
+        raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
+
+
+def _inflate(payload: bytes) -> bytes:
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(payload, MAX_DECOMPRESSED)
+    except zlib.error:
+        raise FrameRejected("bad-inner", "compressed payload is corrupt") from None
+    if d.unconsumed_tail or not d.eof:
+        raise FrameRejected("bad-inner", "compressed payload is too large or truncated")
+    return out

@@ -1,0 +1,136 @@
+"""Read-only status of a pad copy: what is left per direction and what it buys.
+
+Reads the manifest and journal without taking the copy's lock, so it works while a client is
+running (the figures are then a snapshot: a running sender may hold a reserved block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custody.pad import frame
+from custody.pad import usage as pad_usage
+from custody.pad.journal import read_journal
+from custody.pad.manifest import Direction, Manifest
+from custody.pad.store import JOURNAL_NAME, WARN_FRACTIONS, read_manifest
+
+
+def typical_query_cost(question: int = 1024, answer: int = 4096) -> tuple[int, int]:
+    """Pad bytes (w2f, f2w) of one query round trip with these plaintext sizes."""
+
+    def cost(n: int) -> int:
+        total = 0
+        while True:
+            part = min(n, frame.MAX_PAYLOAD)
+            total += frame.KEY_LEN + frame.bucket_for(frame.INNER_LEN + part)
+            n -= part
+            if n <= 0:
+                return total
+
+    # The answer stream closes with an end-of-answer frame.
+    return cost(question), cost(answer) + frame.KEY_LEN + frame.BUCKETS[0]
+
+
+@dataclass(frozen=True)
+class PadStatus:
+    manifest: Manifest
+    side: str
+    remaining: dict[Direction, int]
+    length: dict[Direction, int]
+    queries_left: int
+    queries_per_day: float
+    basis: str  # how the estimate was made, in words
+
+    @property
+    def days_left(self) -> float:
+        return self.queries_left / self.queries_per_day if self.queries_per_day else 0.0
+
+    def warnings(self) -> list[str]:
+        out = []
+        for d, left in self.remaining.items():
+            if left <= self.length[d] * WARN_FRACTIONS[1]:
+                out.append(f"{d.label}: pad critically low")
+            elif left <= self.length[d] * WARN_FRACTIONS[0]:
+                out.append(f"{d.label}: pad low")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pad_id": self.manifest.pad_id.hex(),
+            "pad_id_display": self.manifest.pad_id_display,
+            "mark": self.manifest.mark.value,
+            "side": self.side,
+            "remaining": {d.value: n for d, n in self.remaining.items()},
+            "length": {d.value: n for d, n in self.length.items()},
+            "queries_left": self.queries_left,
+            "queries_per_day": self.queries_per_day,
+            "days_left": int(self.days_left),
+            "estimate_basis": self.basis,
+            "warnings": self.warnings(),
+        }
+
+    def render(self) -> str:
+        lines = [
+            f"Pad {self.manifest.pad_id_display}  [{self.manifest.mark.value}]  ({self.side} copy)"
+        ]
+        for d in Direction:
+            pct = 100 * self.remaining[d] / self.length[d] if self.length[d] else 0
+            lines.append(f"  {d.label:<22} {self.remaining[d]:>14,} bytes left ({pct:5.1f}%)")
+        lines.append(
+            f"  about {self.queries_left:,} queries left "
+            f"(approximately {int(self.days_left):,} days at {self.queries_per_day:,.0f}/day)"
+        )
+        lines.append(f"  estimate: {self.basis}")
+        lines += [f"  warning: {w}" for w in self.warnings()]
+        return "\n".join(lines)
+
+
+def read_status(
+    directory: Path,
+    *,
+    bytes_per_query: int | None = None,
+    queries_per_day: float | None = None,
+    state_dir: Path | None = None,
+) -> PadStatus:
+    """What is left, and what it buys at the rate observed on this host (or the given one)."""
+    manifest = read_manifest(directory)
+    journal = read_journal(directory / JOURNAL_NAME)
+    send = manifest.region(journal.side.sends)
+    recv = manifest.region(journal.side.receives)
+    used_recv = max([journal.recv_mark, *(b for _, b in journal.recv_seen)])
+    remaining = {
+        send.direction: max(0, send.usable_end - journal.send_reserved),
+        recv.direction: max(0, recv.usable_end - used_recv),
+    }
+    seen = pad_usage.observed(manifest.pad_id, state_dir=state_dir)
+    w2f_cost, f2w_cost = typical_query_cost()
+    basis_cost = "a typical 1 KiB question with a 4 KiB answer"
+    if bytes_per_query:
+        # Split a caller-given round-trip cost in the same proportion as the typical one.
+        share = w2f_cost / (w2f_cost + f2w_cost)
+        w2f_cost = max(1, int(bytes_per_query * share))
+        f2w_cost = max(1, bytes_per_query - w2f_cost)
+        basis_cost = f"{bytes_per_query:,} pad bytes per query (given)"
+    elif seen is not None:
+        w2f_cost = max(1, round(seen.w2f_per_query))
+        f2w_cost = max(1, round(seen.f2w_per_query))
+        basis_cost = f"{w2f_cost + f2w_cost:,} pad bytes per query (observed)"
+    if queries_per_day is not None:
+        per_day, basis_rate = max(0.0, queries_per_day), f"{queries_per_day:g}/day (given)"
+    elif seen is not None:
+        per_day = seen.queries_per_day
+        basis_rate = f"{seen.queries:,} queries over {seen.days} day(s) observed on this host"
+    else:
+        per_day, basis_rate = 100.0, "100/day assumed (no usage observed on this host yet)"
+    queries = min(remaining[Direction.W2F] // w2f_cost, remaining[Direction.F2W] // f2w_cost)
+    return PadStatus(
+        manifest=manifest,
+        side=journal.side.value,
+        remaining=remaining,
+        length={send.direction: send.length, recv.direction: recv.length},
+        queries_left=queries,
+        queries_per_day=per_day,
+        basis=f"{basis_cost}; {basis_rate}",
+    )
