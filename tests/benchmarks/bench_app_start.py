@@ -1,12 +1,13 @@
-"""Cold start of the application to a shown main window (offscreen), median of 5 runs, against
-`import PySide6.QtWidgets` plus an empty shown QMainWindow measured in the same run.
+"""Cold start of the application to a shown main window (offscreen), median of 5 runs, against `import
+PySide6.QtWidgets` plus an empty shown QMainWindow measured in the same run.
 
 The application is started the way a user starts it: the `reddoor` entry point (`python -m app`,
 which is `app.cli.main:main`: argument parsing, start-up hardening, the single-instance lock,
 logging, the install settings, then `MainWindow` with its bootstrap worker).
 `REDDOOR_APP_EXIT_AFTER_SHOW` makes `launch_gui` print one JSON line at the first event-loop turn
 after the window is shown and quit. Both children are timed from spawn to that line (interpreter
-start included); the exit that follows is not timed. The practice facility already exists, as in any start after the first.
+start included); the exit that follows is not timed. The practice facility already exists, as in
+any start after the first.
 """
 
 from __future__ import annotations
