@@ -1,5 +1,5 @@
-"""Cold start of the application to a shown main window (offscreen), median of 5 runs, against `import
-PySide6.QtWidgets` plus an empty shown QMainWindow measured in the same run.
+"""Cold start of the application to a shown main window (offscreen), median of 5 runs, against
+`import PySide6.QtWidgets` plus an empty shown QMainWindow measured in the same run.
 
 The application is started the way a user starts it: the `reddoor` entry point (`python -m app`,
 which is `app.cli.main:main`: argument parsing, start-up hardening, the single-instance lock,
