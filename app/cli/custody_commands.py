@@ -218,22 +218,22 @@ def _state_text(state: str) -> str:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     approvers = _approvers(args)
     with _open(args) as h:
-        e = lifecycle.transfer(
+        e = acts.transfer(
             h, args.pad_id, args.to, args.bag_serial, approvers, decision=args.decision
         )
     return _done(args, e, f"pad {e.payload['pad_id_display']} in transit to {e.payload['to']}")
 
 
 def cmd_deliver(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     approvers = _approvers(args)
     with _open(args) as h:
-        e = lifecycle.deliver(
+        e = acts.deliver(
             h, args.pad_id, args.received_by, args.bag_serial, approvers, decision=args.decision
         )
     return _done(
@@ -242,13 +242,13 @@ def cmd_deliver(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import states
 
     with _open(args) as h:
         if args.pad_id:
-            recs = [lifecycle.find_pad(h.ledger, args.pad_id)]
+            recs = [states.find_pad(h.ledger, args.pad_id)]
         else:
-            recs = [r for r in lifecycle.scan(h.ledger).values() if r.ceremony_id]
+            recs = [r for r in states.scan(h.ledger).values() if r.ceremony_id]
     if args.json:
         print(json.dumps([r.to_dict() for r in recs], sort_keys=True))
         return 0
@@ -262,19 +262,19 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_activate(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     approvers = _approvers(args)
     with _open(args) as h:
-        e = lifecycle.activate(h, args.pad_id, approvers)
+        e = acts.activate(h, args.pad_id, approvers)
     return _done(args, e, f"pad {e.payload['pad_id_display']} is active")
 
 
 def cmd_compromise(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     with _open(args) as h:
-        e = lifecycle.compromise(h, args.pad_id, args.reason, args.by)
+        e = acts.compromise(h, args.pad_id, args.reason, args.by)
     return _done(
         args,
         e,
@@ -284,40 +284,40 @@ def cmd_compromise(args: argparse.Namespace) -> int:
 
 
 def cmd_suspend(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     with _open(args) as h:
-        e = lifecycle.suspend(h, args.pad_id, args.reason, args.by)
+        e = acts.suspend(h, args.pad_id, args.reason, args.by)
     return _done(args, e, f"pad {e.payload['pad_id_display']} suspended")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     approvers = _approvers(args)
     with _open(args) as h:
-        e = lifecycle.resume(h, args.pad_id, approvers)
+        e = acts.resume(h, args.pad_id, approvers)
     return _done(
         args, e, f"pad {e.payload['pad_id_display']} resumed ({_state_text(e.payload['state'])})"
     )
 
 
 def cmd_retire(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts, states
 
     approvers = _approvers(args)
     with _open(args) as h:
-        e = lifecycle.retire(h, args.pad_id, approvers, args.reason)
-    word = "exhausted" if e.type == lifecycle.EXHAUSTED_EVENT else "retired"
+        e = acts.retire(h, args.pad_id, approvers, args.reason)
+    word = "exhausted" if e.type == states.EXHAUSTED_EVENT else "retired"
     return _done(args, e, f"pad {e.payload['pad_id_display']} {word}")
 
 
 def cmd_resync(args: argparse.Namespace) -> int:
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import acts
 
     approvers = _approvers(args)
     with _open(args) as h:
-        done = lifecycle.resync(h, args.pad_id, approvers, pads_dir=args.pads)
+        done = acts.resync(h, args.pad_id, approvers, pads_dir=args.pads)
     if done.event is None:
         if args.json:
             print(json.dumps({"pad_id_display": done.display, "resynced": False}))
@@ -351,7 +351,7 @@ def _check_writable(out: Path) -> None:
 def cmd_destroy(args: argparse.Namespace) -> int:
     from ceremony import usb_media
     from custody.documents import reports
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import destruction
 
     approvers = _approvers(args)
     # Where the certificate goes is checked before anything is destroyed or recorded.
@@ -360,9 +360,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         from custody.documents import pdf_document
 
         pdf_document.icc_profile()  # PDF/A needs it: a missing profile stops us here, not later
-    tools = lifecycle.MediumTools(usb_media.identify, usb_media.remove_customer_pad)
+    tools = destruction.MediumTools(usb_media.identify, usb_media.remove_customer_pad)
     with _open(args) as h:
-        done = lifecycle.destroy(
+        done = destruction.destroy(
             h,
             args.pad_id,
             args.method,
@@ -395,8 +395,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from custody.lifecycle import reconcile
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import reconcile, states
     from custody.pad import ids as pad_ids
 
     raw = pad_ids.parse(args.pad_id)
@@ -408,7 +407,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         with _open(args) as h:
             records = reconcile.gateway_records_from_ledger(h.ledger, raw.hex())
             if not records:  # a pad the gateway never served here: is it known at all?
-                lifecycle.find_pad(h.ledger, args.pad_id)
+                states.find_pad(h.ledger, args.pad_id)
         source = "ledger"
     result = reconcile.reconcile(raw.hex(), records, ws, gateway_source=source)
     if args.json:

@@ -358,7 +358,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 if home_obj is not None:
                     # Ledger state decides what is served: production homes only active pads;
                     # a compromised, suspended or destroyed pad stops within a poll (issue 6).
-                    from custody.lifecycle.states import LedgerStatePoll
+                    from custody.lifecycle.serving import LedgerStatePoll
 
                     poll = LedgerStatePoll(home_obj, lambda: gw.pads)
                     for pad in poll():

@@ -100,7 +100,7 @@ def ceremony_script() -> dict[str, Any]:
 def build(args: argparse.Namespace) -> dict[str, Any]:
     from app.cli.ledger_commands import _open
     from custody.documents import reports
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import states
 
     kind = args.report
     if kind == "runsheet" and args.home is None:
@@ -114,10 +114,10 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         if kind == "verification":
             return reports.verification_data(h.ledger, state)
         if kind == "pad":
-            rec = lifecycle.scan(h.ledger).get(lifecycle.find_pad(h.ledger, args.pad_id).pad_id)
+            rec = states.scan(h.ledger).get(states.find_pad(h.ledger, args.pad_id).pad_id)
             assert rec is not None
             return reports.pad_data(h.ledger, state, rec)
-        pads = lifecycle.scan(h.ledger)
+        pads = states.scan(h.ledger)
         if kind == "consumption":
             return reports.consumption_data(h.ledger, state, pads, since)
         return reports.inventory_data(state, pads)

@@ -127,10 +127,10 @@ def lifecycle_states(events: list[Event]) -> dict[str, str]:
     sealed → in transit → delivered → active → exhausted/retired → destroyed). If the derivation
     fails this returns nothing and the State column keeps the last ceremony step
     (`STATE_BY_EVENT`)."""
-    from custody.lifecycle import states as lifecycle
+    from custody.lifecycle import states
 
     try:
-        deriver = lifecycle.Deriver()
+        deriver = states.Deriver()
         deriver.feed(events)
         return {pid: str(rec.state).replace("_", " ") for pid, rec in deriver.pads.items()}
     except Exception as exc:  # a bad ledger row must not take the custody view down

@@ -173,10 +173,10 @@ class Facility:
     ) -> Event:
         """`custody.lifecycle` transfer: the bag serial is checked against the recorded one; a
         different serial records a custody exception and raises BagSerialMismatch."""
-        from custody.lifecycle import states as lifecycle
+        from custody.lifecycle import acts
 
         return self._locked(
-            lambda h: lifecycle.transfer(h, pad, to, bag_serial, approvers, decision=decision)
+            lambda h: acts.transfer(h, pad, to, bag_serial, approvers, decision=decision)
         )
 
     def check_officer(self, name: str, passphrase: str, purpose: str) -> bool:

@@ -26,11 +26,11 @@ from custody.fingerprint_words import phrase, words
 from custody.ledger import checkpoint, officers, proofs
 from custody.ledger.chain import Ledger
 from custody.ledger.verify import verify_ledger
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import states
 from custody.link.chronicle import LEDGER_EVENT
 
 BANNER_UNVERIFIED = "LEDGER DID NOT VERIFY"
-STATE_TITLES = {s: s.replace("_", " ") for s in lifecycle.STATES}
+STATE_TITLES = {s: s.replace("_", " ") for s in states.STATES}
 
 
 @dataclass
@@ -207,7 +207,7 @@ def _pct(used: int, length: int) -> str:
 # -- inventory -------------------------------------------------------------------------------
 
 
-def inventory_data(state: LedgerState, pads: dict[str, lifecycle.PadRecord]) -> dict[str, Any]:
+def inventory_data(state: LedgerState, pads: dict[str, states.PadRecord]) -> dict[str, Any]:
     rows = [pads[k].to_dict() for k in sorted(pads) if pads[k].ceremony_id]
     for r in rows:
         del r["history"]
@@ -276,7 +276,7 @@ def inclusion(ledger: Ledger, state: LedgerState, seq: int) -> dict[str, Any] | 
     )
 
 
-def pad_data(ledger: Ledger, state: LedgerState, rec: lifecycle.PadRecord) -> dict[str, Any]:
+def pad_data(ledger: Ledger, state: LedgerState, rec: states.PadRecord) -> dict[str, Any]:
     people = _officer_index(ledger)
     history = []
     for h in rec.history:
@@ -419,7 +419,7 @@ def pad_pdf(data: dict[str, Any]) -> pdf.Document:
 def consumption_data(
     ledger: Ledger,
     state: LedgerState,
-    pads: dict[str, lifecycle.PadRecord],
+    pads: dict[str, states.PadRecord],
     since: str | None = None,
 ) -> dict[str, Any]:
     from custody import canonical_json
@@ -674,7 +674,7 @@ def runsheet_pdf(data: dict[str, Any]) -> pdf.Document:
 
 
 def certificate_data(
-    ledger: Ledger, state: LedgerState, rec: lifecycle.PadRecord, seq: int
+    ledger: Ledger, state: LedgerState, rec: states.PadRecord, seq: int
 ) -> dict[str, Any]:
     event = ledger.event(seq)
     people = _officer_index(ledger)
@@ -797,13 +797,13 @@ def certificate_pdf(data: dict[str, Any]) -> pdf.Document:
                 f"{copy.capitalize()} copy",
                 f"destroyed (event #{gone[copy]})" if copy in gone else "NOT destroyed yet",
             )
-            for copy in lifecycle.COPIES
+            for copy in states.COPIES
         ]
     )
-    if all(copy in gone for copy in lifecycle.COPIES):
+    if all(copy in gone for copy in states.COPIES):
         doc.paragraph("Both copies are destroyed: the pad's state is destroyed.", style="small")
     else:
-        left = ", ".join(c for c in lifecycle.COPIES if c not in gone)
+        left = ", ".join(c for c in states.COPIES if c not in gone)
         doc.paragraph(
             f"The pad is not destroyed until its {left} copy is destroyed too "
             "(reddoor pad destroy with the matching --method).",

@@ -13,7 +13,7 @@ from typing import Any
 
 from custody.documents import reports
 from custody.ledger import home
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
 
 EVENTS = 10_000
@@ -36,14 +36,14 @@ def main() -> dict[str, Any]:
             led = oh.ledger
             state, verify_s = _timed(lambda: reports.ledger_state(led, practice=True))
             assert state.verified, state.problems[:1]
-            _pads, scan_s = _timed(lambda: lifecycle.scan(led))
+            _pads, scan_s = _timed(lambda: states.scan(led))
             out["verify_s"] = round(verify_s, 3)
             out["derive_states_s"] = round(scan_s, 3)
             for name in ("inventory", "consumption"):
 
                 def data(name: str = name) -> dict[str, Any]:
                     st = reports.ledger_state(led, practice=True)
-                    ps = lifecycle.scan(led)
+                    ps = states.scan(led)
                     if name == "inventory":
                         return reports.inventory_data(st, ps)
                     return reports.consumption_data(led, st, ps)

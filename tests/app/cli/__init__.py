@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the command line's own parts (options, question sources)."""

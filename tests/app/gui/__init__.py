@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the desktop application (pytest-qt, offscreen)."""

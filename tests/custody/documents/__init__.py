@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of receipts, reports and the PDF seam."""

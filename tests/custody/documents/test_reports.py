@@ -11,7 +11,7 @@ from app.cli.report_commands import ceremony_script
 from ceremony import steps
 from custody.documents import reports
 from custody.ledger import home
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
 from tests.custody.documents.test_pdf_document import _fonts, validate_pdfa2b
 
@@ -33,7 +33,7 @@ def synthetic(tmp_path_factory):
 def _all(path: Path) -> dict[str, dict]:
     with home.open_home(path) as oh:
         state = reports.ledger_state(oh.ledger, practice=True)
-        pads = lifecycle.scan(oh.ledger)
+        pads = states.scan(oh.ledger)
         first = sorted(pads)[0]
         return {
             "inventory": reports.inventory_data(state, pads),

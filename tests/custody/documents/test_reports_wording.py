@@ -11,7 +11,7 @@ import pytest
 
 from custody.documents import reports
 from custody.ledger import home
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
 
 
@@ -21,7 +21,7 @@ def synthetic(tmp_path_factory):
     build_synthetic_home(path, pads=2, events=40)
     with home.open_home(path) as oh:
         state = reports.ledger_state(oh.ledger, practice=True)
-        pads = lifecycle.scan(oh.ledger)
+        pads = states.scan(oh.ledger)
         return {
             "state": state,
             "inventory": reports.inventory_data(state, pads),

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the ledger: chain, proofs, verify, officers, the home."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the custody lifecycle and the facility copy's marks."""

@@ -8,8 +8,7 @@ from custody.errors import AlreadyDestroyed, IllegalTransition
 from custody.ledger import home, officers
 from custody.ledger.chain import EventDraft
 from custody.ledger.entry import TWO_PERSON_TYPES, Event
-from custody.lifecycle import reconcile
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import acts, reconcile, serving, states
 
 PAD = "ab" * 16
 
@@ -28,8 +27,8 @@ def _ceremony(mark: str = "PRODUCTION") -> list[Event]:
     ]
 
 
-def _derive(*events: Event) -> lifecycle.PadRecord:
-    d = lifecycle.Deriver()
+def _derive(*events: Event) -> states.PadRecord:
+    d = states.Deriver()
     d.feed(events)
     return d.pads[PAD]
 
@@ -69,7 +68,7 @@ def test_the_full_path_is_derived_from_events():
 def test_illegal_transitions_are_refused_with_a_reason(etype, payload, message):
     rec = _derive(*_ceremony())
     with pytest.raises(IllegalTransition, match=message):
-        lifecycle.check_transition(rec, etype, {"pad_id": PAD, **payload})
+        states.check_transition(rec, etype, {"pad_id": PAD, **payload})
 
 
 def test_destroying_the_same_copy_twice():
@@ -80,8 +79,8 @@ def test_destroying_the_same_copy_twice():
     ]
     rec = _derive(*events)
     with pytest.raises(AlreadyDestroyed, match="customer copy was already destroyed"):
-        lifecycle.check_transition(rec, "pad.destroyed", {"method": "physical"})
-    assert lifecycle.check_transition(rec, "pad.destroyed", {"method": "crypto-erase"})
+        states.check_transition(rec, "pad.destroyed", {"method": "physical"})
+    assert states.check_transition(rec, "pad.destroyed", {"method": "crypto-erase"})
 
 
 def test_destroyed_only_once_both_copies_are():
@@ -92,10 +91,8 @@ def test_destroyed_only_once_both_copies_are():
     ]
     rec = _derive(*events)
     assert rec.state == "facility_copy_destroyed"  # the customer USB copy still exists
-    assert lifecycle.check_transition(rec, "pad.destroyed", {"method": "overwrite"}) == (
-        "destroyed"
-    )
-    assert not lifecycle.servable(rec, practice=True)
+    assert states.check_transition(rec, "pad.destroyed", {"method": "overwrite"}) == ("destroyed")
+    assert not serving.servable(rec, practice=True)
     other = _derive(
         *events[:-1], _event(6, "pad.destroyed", {"pad_id": PAD, "method": "overwrite"})
     )
@@ -126,9 +123,9 @@ def test_a_transfer_in_transit_to_the_same_holder_again_is_refused():
         _event(5, "custody.transferred", {**p, "to": "courier Dana", "bag_serial": "RD-1"}),
     )
     with pytest.raises(IllegalTransition, match="already in transit to courier Dana"):
-        lifecycle.check_transition(rec, "custody.transferred", {"to": "courier Dana"})
+        states.check_transition(rec, "custody.transferred", {"to": "courier Dana"})
     # A hand-over to another courier in transit is still allowed.
-    assert lifecycle.check_transition(rec, "custody.transferred", {"to": "courier Sam"})
+    assert states.check_transition(rec, "custody.transferred", {"to": "courier Sam"})
 
 
 def test_an_illegal_step_found_in_the_ledger_is_an_anomaly_not_a_crash():
@@ -143,20 +140,20 @@ def test_aborted_ceremony_leaves_a_destroyed_pad():
 
 def test_servable_by_home_kind():
     sealed = _derive(*_ceremony())
-    assert lifecycle.servable(sealed, practice=True)
-    assert not lifecycle.servable(sealed, practice=False)
+    assert serving.servable(sealed, practice=True)
+    assert not serving.servable(sealed, practice=False)
     active = _derive(
         *_ceremony(),
         _event(5, "custody.transferred", {"pad_id": PAD, "to": "c", "bag_serial": "RD-1"}),
         _event(6, "custody.delivered", {"pad_id": PAD, "received_by": "c", "bag_serial": "RD-1"}),
         _event(7, "pad.activated", {"pad_id": PAD}),
     )
-    assert lifecycle.servable(active, practice=False)
-    assert lifecycle.servable(None, practice=True) and not lifecycle.servable(None, practice=False)
+    assert serving.servable(active, practice=False)
+    assert serving.servable(None, practice=True) and not serving.servable(None, practice=False)
 
 
 def test_two_person_types_registered():
-    assert lifecycle.TWO_PERSON_CUSTODY <= TWO_PERSON_TYPES
+    assert states.TWO_PERSON_CUSTODY <= TWO_PERSON_TYPES
     assert "pad.compromised" not in TWO_PERSON_TYPES  # stopping a pad never waits
 
 
@@ -231,14 +228,14 @@ def test_ledger_state_poll_reads_new_events_only(tmp_path):
         for etype, extra in (("pad.generated", {"size": 1}), ("ceremony.closed", {})):
             officers.append_with_officers(oh.ledger, etype, {**base, **extra}, approvers)
         unknown = bytes(16)
-        poll = lifecycle.LedgerStatePoll(oh, lambda: [bytes.fromhex(PAD), unknown])
+        poll = serving.LedgerStatePoll(oh, lambda: [bytes.fromhex(PAD), unknown])
         try:
             assert poll() == []  # practice: a closed pad and an unknown pad are served
             oh.ledger.append_many(
                 [EventDraft("link.query", {"pad_id": PAD, "w2f_ranges": []})] * 50
             )
             assert poll() == []
-            lifecycle.compromise(oh, PAD, "lost")
+            acts.compromise(oh, PAD, "lost")
             assert poll() == [bytes.fromhex(PAD)]
         finally:
             poll.close()
@@ -265,8 +262,8 @@ def test_gateway_log_and_workstation_message_after_a_compromise(tmp_path, caplog
         base = {"ceremony_id": "C-1", "pad_id": PAD, "mark": "PRACTICE"}
         for etype, extra in (("pad.generated", {"size": 1}), ("ceremony.closed", {})):
             officers.append_with_officers(oh.ledger, etype, {**base, **extra}, approvers)
-        lifecycle.compromise(oh, PAD, "USB left unattended")
-        poll = lifecycle.LedgerStatePoll(oh, lambda: [bytes.fromhex(PAD)])
+        acts.compromise(oh, PAD, "USB left unattended")
+        poll = serving.LedgerStatePoll(oh, lambda: [bytes.fromhex(PAD)])
         try:
             assert poll() == [bytes.fromhex(PAD)]
             assert poll.reason(bytes.fromhex(PAD)) == "compromised"

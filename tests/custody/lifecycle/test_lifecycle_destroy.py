@@ -12,7 +12,7 @@ import pytest
 
 from custody.errors import HsmError
 from custody.ledger import home
-from custody.lifecycle import states as lifecycle
+from custody.lifecycle import destruction, states
 from custody.pad import vault
 from tests.ceremony.test_ceremony_support import (
     Facility,
@@ -106,8 +106,8 @@ def test_an_approved_act_that_fails_is_recorded(retired, monkeypatch):
     approvers = [("alice", "alice passphrase"), ("bob", "bob passphrase!!")]
     with home.open_home(f.home) as oh:
         with pytest.raises(HsmError, match="token went away"):
-            lifecycle.destroy(oh, pad, "crypto-erase", approvers)
-        rec = lifecycle.find_pad(oh.ledger, pad)
+            destruction.destroy(oh, pad, "crypto-erase", approvers)
+        rec = states.find_pad(oh.ledger, pad)
     assert rec.state == "retired" and rec.destroyed_copies == {}
     types = event_types(f)
     assert types[-1] == "pad.destroy_failed" and "pad.destroyed" not in types

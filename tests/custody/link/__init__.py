@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the link: real routers, gateways and workstations."""

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Tests of the pad layer: copies, journals, frames, crash safety."""
