@@ -40,10 +40,10 @@ def test_production_pad_is_activated_only_after_delivery(tmp_path):
     def poll_suspends() -> bool:
         code = (
             "import sys\n"
-            "from custody import home, lifecycle\n"
+            "from custody.ledger import home\nfrom custody.lifecycle import serving\n"
             "pin = open(sys.argv[2]).read().strip()\n"
             "with home.open_home(home.resolve_home(None), pin) as oh:\n"
-            "    p = lifecycle.LedgerStatePoll(oh, lambda: [bytes.fromhex(sys.argv[1])])\n"
+            "    p = serving.LedgerStatePoll(oh, lambda: [bytes.fromhex(sys.argv[1])])\n"
             "    print(len(p())); p.close()\n"
         )
         r = subprocess.run(
