@@ -88,11 +88,10 @@ def _violations() -> list[str]:
             rel = str(path.relative_to(REPO))
             for line, target in _imports(path):
                 there = _layer_of(target)
-                if (
-                    there is None
-                    or there <= here
-                    and (LAYERS[here][0], LAYERS[there][0]) not in (SIBLINGS)
-                ):
+                if there is None:
+                    continue
+                sideways = (LAYERS[here][0], LAYERS[there][0]) in SIBLINGS
+                if there <= here and not sideways:
                     continue
                 if any(rel == r and (target + ".").startswith(t + ".") for r, t in ALLOWED_UP):
                     continue
