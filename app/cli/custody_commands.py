@@ -350,16 +350,16 @@ def _check_writable(out: Path) -> None:
 
 def cmd_destroy(args: argparse.Namespace) -> int:
     from ceremony import usb_media
-    from custody.documents import reports
+    from custody.documents.reports import destruction_certificate, shared
     from custody.lifecycle import destruction
 
     approvers = _approvers(args)
     # Where the certificate goes is checked before anything is destroyed or recorded.
     _check_writable(args.certificate if args.certificate else Path.cwd() / "destruction.pdf")
     if args.archival:
-        from custody.documents import pdf_document
+        from custody.documents.pdf import archival
 
-        pdf_document.icc_profile()  # PDF/A needs it: a missing profile stops us here, not later
+        archival.icc_profile()  # PDF/A needs it: a missing profile stops us here, not later
     tools = destruction.MediumTools(usb_media.identify, usb_media.remove_customer_pad)
     with _open(args) as h:
         done = destruction.destroy(
@@ -373,11 +373,13 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             witnesses=args.witness,
             medium_tools=tools,
         )
-        state = reports.ledger_state(h.ledger, practice=h.settings.practice)
-        data = reports.certificate_data(h.ledger, state, done.record, done.event.seq)
+        state = shared.ledger_state(h.ledger, practice=h.settings.practice)
+        data = destruction_certificate.certificate_data(
+            h.ledger, state, done.record, done.event.seq
+        )
     out = args.certificate or Path(f"destruction-{done.record.pad_id[:12]}-{done.event.seq}.pdf")
     try:
-        reports.certificate_pdf(data).write(out, archival=args.archival)
+        destruction_certificate.certificate_pdf(data).write(out, archival=args.archival)
     except RedDoorError as exc:
         exc.message = (
             f"{exc.message}; the destruction IS recorded (event {done.event.seq}): "

@@ -97,14 +97,16 @@ def _read(path: Path, what: str, limit: int) -> bytes:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from custody.documents import receipt
+    from custody.documents import receipt_payload
     from custody.ledger import checkpoint
 
-    payload = _read(args.qr_payload, "QR payload", receipt.MAX_PAYLOAD_FILE_BYTES)
-    public_key, vkey_name = receipt.read_public_key(
+    payload = _read(args.qr_payload, "QR payload", receipt_payload.MAX_PAYLOAD_FILE_BYTES)
+    public_key, vkey_name = receipt_payload.read_public_key(
         _read(args.pubkey, "public key", checkpoint.MAX_VKEY_BYTES)
     )
-    result = receipt.verify_receipt_bundle(payload, public_key, origin=args.origin or vkey_name)
+    result = receipt_payload.verify_receipt_bundle(
+        payload, public_key, origin=args.origin or vkey_name
+    )
     if args.json:
         print(json.dumps(result.to_dict(), sort_keys=True))
     else:

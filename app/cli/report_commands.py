@@ -1,5 +1,5 @@
 """`reddoor report inventory|pad|consumption|verification|runsheet`: auditor reports as PDF
-(through custody.documents.pdf_document) or JSON. Every report carries the checkpoint it reflects; a
+(through custody.documents.pdf) or JSON. Every report carries the checkpoint it reflects; a
 ledger that does not verify is said so on the first page, and the command then exits 10."""
 
 from __future__ import annotations
@@ -99,39 +99,46 @@ def ceremony_script() -> dict[str, Any]:
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
     from app.cli.ledger_commands import _open
-    from custody.documents import reports
+    from custody.documents.reports import (
+        consumption,
+        inventory,
+        pad_custody,
+        runsheet,
+        shared,
+        verification,
+    )
     from custody.lifecycle import states
 
     kind = args.report
     if kind == "runsheet" and args.home is None:
-        return reports.runsheet_data(None, ceremony_script())
+        return runsheet.runsheet_data(None, ceremony_script())
     since = _since(getattr(args, "since", None))
     external = _external(args.checkpoint)
     with _open(args) as h:
-        state = reports.ledger_state(h.ledger, practice=h.settings.practice, external=external)
+        state = shared.ledger_state(h.ledger, practice=h.settings.practice, external=external)
         if kind == "runsheet":
-            return reports.runsheet_data(state, ceremony_script())
+            return runsheet.runsheet_data(state, ceremony_script())
         if kind == "verification":
-            return reports.verification_data(h.ledger, state)
+            return verification.verification_data(h.ledger, state)
         if kind == "pad":
             rec = states.scan(h.ledger).get(states.find_pad(h.ledger, args.pad_id).pad_id)
             assert rec is not None
-            return reports.pad_data(h.ledger, state, rec)
+            return pad_custody.pad_data(h.ledger, state, rec)
         pads = states.scan(h.ledger)
         if kind == "consumption":
-            return reports.consumption_data(h.ledger, state, pads, since)
-        return reports.inventory_data(state, pads)
+            return consumption.consumption_data(h.ledger, state, pads, since)
+        return inventory.inventory_data(state, pads)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from custody.documents import reports
+    from custody.documents.reports.builders import BUILDERS
 
     data = build(args)
     if args.json:
         print(json.dumps(data, sort_keys=True))
     else:
         out = args.out or Path(f"{args.report}.pdf")
-        reports.BUILDERS[data["report"]](data).write(out, archival=args.archival)
+        BUILDERS[data["report"]](data).write(out, archival=args.archival)
         print(out)
     ledger = data.get("ledger")
     if ledger is not None and not ledger["verified"]:

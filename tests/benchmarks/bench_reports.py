@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody.documents import reports
+from custody.documents.reports import builders, consumption, inventory, shared
 from custody.ledger import home
 from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
@@ -34,7 +34,7 @@ def main() -> dict[str, Any]:
         out: dict[str, Any] = {"events": EVENTS, "pads": PADS, "build_ledger_s": round(build_s, 2)}
         with home.open_home(path) as oh:
             led = oh.ledger
-            state, verify_s = _timed(lambda: reports.ledger_state(led, practice=True))
+            state, verify_s = _timed(lambda: shared.ledger_state(led, practice=True))
             assert state.verified, state.problems[:1]
             _pads, scan_s = _timed(lambda: states.scan(led))
             out["verify_s"] = round(verify_s, 3)
@@ -42,15 +42,15 @@ def main() -> dict[str, Any]:
             for name in ("inventory", "consumption"):
 
                 def data(name: str = name) -> dict[str, Any]:
-                    st = reports.ledger_state(led, practice=True)
+                    st = shared.ledger_state(led, practice=True)
                     ps = states.scan(led)
                     if name == "inventory":
-                        return reports.inventory_data(st, ps)
-                    return reports.consumption_data(led, st, ps)
+                        return inventory.inventory_data(st, ps)
+                    return consumption.consumption_data(led, st, ps)
 
                 d, data_s = _timed(data)
                 _, json_s = _timed(lambda d=d: json.dumps(d, sort_keys=True).encode())
-                pdf_bytes, layout_s = _timed(lambda d=d: reports.render(d))
+                pdf_bytes, layout_s = _timed(lambda d=d: builders.render(d))
                 total = data_s + layout_s
                 out[name] = {
                     "data_s": round(data_s, 3),

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custody.documents import pdf_document as pdf
 from custody.documents import receipt
+from custody.documents.pdf import document as pdf
+from custody.documents.pdf.text import SANS, register_fonts
 
 ROWS = 10_000
 
@@ -47,17 +48,17 @@ def _chunked(rows: list[list[str]]) -> bytes:
 
 
 def _canvas_lines(rows: list[list[str]]) -> bytes:
-    pdf.register_fonts()
+    register_fonts()
     buf = io.BytesIO()
-    c = pdf.Canvas(buf, invariant=1, initialFontName=pdf.SANS)
+    c = pdf.Canvas(buf, invariant=1, initialFontName=SANS)
     y = 800.0
-    c.setFont(pdf.SANS, 7.5)
+    c.setFont(SANS, 7.5)
     for row in rows:
         c.drawString(45, y, "   ".join(row))
         y -= 9
         if y < 40:
             c.showPage()
-            c.setFont(pdf.SANS, 7.5)
+            c.setFont(SANS, 7.5)
             y = 800.0
     c.save()
     return buf.getvalue()

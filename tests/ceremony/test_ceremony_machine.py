@@ -74,15 +74,15 @@ def test_api_ceremony_asks_every_step(f):
     assert h.progress_calls > 0
     # The receipt's QR payload (the closing event's inclusion proof) verifies offline.
     from ceremony import receipt_data
-    from custody.documents import receipt
+    from custody.documents import receipt_payload
 
     with home.open_home(f.home) as oh:
         data = receipt_data.receipt_data(oh.ledger, bytes.fromhex(outcome.pad_id))
         public_key, origin = oh.ledger.public_key, oh.ledger.origin
     assert data.bag_serial == "RD-9" and [o["name"] for o in data.officers] == ["alice", "bob"]
     assert all(o["key_fingerprint"].startswith("SHA256:") for o in data.officers)
-    result = receipt.verify_receipt_bundle(
-        receipt.encode_payload(data.inclusion_bundle), public_key, origin=origin
+    result = receipt_payload.verify_receipt_bundle(
+        receipt_payload.encode_payload(data.inclusion_bundle), public_key, origin=origin
     )
     assert result.seq == outcome.closing_event and result.event_type == "ceremony.closed"
     assert result.payload["pad_id"] == outcome.pad_id

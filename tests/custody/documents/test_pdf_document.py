@@ -11,7 +11,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from custody.documents import pdf_document as pdf
+from custody.documents.pdf import document as pdf
+from custody.documents.pdf.text import markup, plain
 
 HOSTILE = ['<img src="/etc/passwd"/>', "<font name='Helvetica'>x</font>", "a & b <b>"]
 
@@ -88,8 +89,8 @@ def test_user_text_is_shown_literally(tmp_path):
 
 
 def test_controls_and_bidi_overrides_made_visible(tmp_path):
-    assert pdf.plain("ali\u202eecil\x07") == "ali[U+202E]ecil[U+0007]"
-    assert pdf.markup("<b>\nx") == "&lt;b&gt;<br/>x"
+    assert plain("ali\u202eecil\x07") == "ali[U+202E]ecil[U+0007]"
+    assert markup("<b>\nx") == "&lt;b&gt;<br/>x"
 
 
 def test_banner_and_page_x_of_y(tmp_path):
@@ -147,7 +148,7 @@ def test_reportlab_settings_files_are_never_executed(tmp_path):
         f"""
         import sys
         sys.path[:0] = ['', {str(repo)!r}]
-        from custody.documents import pdf_document as pdf
+        from custody.documents.pdf import document as pdf
         from reportlab import rl_config
         doc = pdf.Document(pdf.DocumentInfo(title="t", created="2026-01-01T00:00:00Z"))
         doc.paragraph("x")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.documents import receipt
+from custody.documents import receipt, receipt_payload
 from custody.errors import ProofError
 from custody.fingerprint_words import phrase
 from custody.ledger import home, officers
@@ -90,15 +90,15 @@ def test_qr_payload_scans_and_verifies_offline(tmp_path):
     data = receipt.sample_data()
     out = receipt.write_receipt(data, tmp_path / "r.pdf")
     payload = scan_qr(out, tmp_path)
-    assert payload == receipt.encode_payload(data.inclusion_bundle)
-    result = receipt.verify_receipt_bundle(payload, data.ledger_public_key)
+    assert payload == receipt_payload.encode_payload(data.inclusion_bundle)
+    result = receipt_payload.verify_receipt_bundle(payload, data.ledger_public_key)
     assert result.event_type == "ceremony.closed" and result.seq == 40
     assert result.payload["pad_id"] == data.pad_id.hex()
     assert result.payload["merkle_root"] == data.merkle_root.hex()
 
 
 def _tampered(bundle: dict, **changes) -> str:
-    return receipt.encode_payload({**bundle, **changes})
+    return receipt_payload.encode_payload({**bundle, **changes})
 
 
 def test_modified_or_foreign_payloads_fail():
@@ -114,32 +114,34 @@ def test_modified_or_foreign_payloads_fail():
         _tampered(bundle, seq=bundle["seq"] - 1),
         _tampered(bundle, proof=list(reversed(bundle["proof"]))),
         _tampered(bundle, checkpoint=bundle["checkpoint"].replace("\n41\n", "\n42\n")),
-        receipt.encode_payload(bundle)[:-9],
-        receipt.encode_payload(bundle).lower(),
-        "RDR1:" + receipt.b45encode(b"not zlib"),
+        receipt_payload.encode_payload(bundle)[:-9],
+        receipt_payload.encode_payload(bundle).lower(),
+        "RDR1:" + receipt_payload.b45encode(b"not zlib"),
         "hello",
     ]
     for payload in bad:
         with pytest.raises(ProofError):
-            receipt.verify_receipt_bundle(payload, data.ledger_public_key)
+            receipt_payload.verify_receipt_bundle(payload, data.ledger_public_key)
     with pytest.raises(ProofError):
-        receipt.verify_receipt_bundle(receipt.encode_payload(bundle), bytes(32))
+        receipt_payload.verify_receipt_bundle(receipt_payload.encode_payload(bundle), bytes(32))
     with pytest.raises(ProofError, match="not"):
-        receipt.verify_receipt_bundle(
-            receipt.encode_payload(bundle), data.ledger_public_key, origin="reddoor.ledger/x"
+        receipt_payload.verify_receipt_bundle(
+            receipt_payload.encode_payload(bundle),
+            data.ledger_public_key,
+            origin="reddoor.ledger/x",
         )
 
 
 def test_base45_round_trip_and_rfc_vectors():
-    assert receipt.b45encode(b"AB") == "BB8"
-    assert receipt.b45encode(b"Hello!!") == "%69 VD92EX0"
-    assert receipt.b45encode(b"base-45") == "UJCLQE7W581"
-    assert receipt.b45decode("QED8WEX0") == b"ietf!"
+    assert receipt_payload.b45encode(b"AB") == "BB8"
+    assert receipt_payload.b45encode(b"Hello!!") == "%69 VD92EX0"
+    assert receipt_payload.b45encode(b"base-45") == "UJCLQE7W581"
+    assert receipt_payload.b45decode("QED8WEX0") == b"ietf!"
     for n in range(0, 40):
         blob = bytes(range(n))
-        assert receipt.b45decode(receipt.b45encode(blob)) == blob
+        assert receipt_payload.b45decode(receipt_payload.b45encode(blob)) == blob
     with pytest.raises(ProofError):
-        receipt.b45decode("GGW")  # 65536+: out of range
+        receipt_payload.b45decode("GGW")  # 65536+: out of range
 
 
 def test_archival_receipt(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from custody.documents import receipt
+from custody.documents import receipt, receipt_payload
 from custody.ledger import checkpoint
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "receipts.md"
@@ -20,7 +20,7 @@ def _block(name: str) -> str:
 def test_doc_vector_verifies_offline():
     payload = _block("payload")
     name, public_key = checkpoint.parse_vkey(_block("vkey"))
-    result = receipt.verify_receipt_bundle(payload, public_key, origin=name)
+    result = receipt_payload.verify_receipt_bundle(payload, public_key, origin=name)
     assert (result.seq, result.event_type, result.tree_size) == (40, "ceremony.closed", 41)
     assert result.origin == "reddoor.ledger/5a3c9e0d11b2f047"
     assert result.payload["pad_id"] == "7c1e2a9b44d03f6e81a5c2d9e0b7f314"
@@ -29,5 +29,5 @@ def test_doc_vector_verifies_offline():
 
 def test_doc_vector_is_the_sample_receipt_bundle():
     sample = receipt.sample_data()
-    assert receipt.decode_payload(_block("payload")) == sample.inclusion_bundle
+    assert receipt_payload.decode_payload(_block("payload")) == sample.inclusion_bundle
     assert _block("vkey") == checkpoint.vkey(sample.ledger_origin, sample.ledger_public_key)

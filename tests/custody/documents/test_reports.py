@@ -9,7 +9,15 @@ import pytest
 
 from app.cli.report_commands import ceremony_script
 from ceremony import steps
-from custody.documents import reports
+from custody.documents.reports import (
+    builders,
+    consumption,
+    inventory,
+    pad_custody,
+    runsheet,
+    shared,
+    verification,
+)
 from custody.ledger import home
 from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
@@ -32,15 +40,15 @@ def synthetic(tmp_path_factory):
 
 def _all(path: Path) -> dict[str, dict]:
     with home.open_home(path) as oh:
-        state = reports.ledger_state(oh.ledger, practice=True)
+        state = shared.ledger_state(oh.ledger, practice=True)
         pads = states.scan(oh.ledger)
         first = sorted(pads)[0]
         return {
-            "inventory": reports.inventory_data(state, pads),
-            "consumption": reports.consumption_data(oh.ledger, state, pads, "2026-02-10"),
-            "verification": reports.verification_data(oh.ledger, state),
-            "pad": reports.pad_data(oh.ledger, state, pads[first]),
-            "runsheet": reports.runsheet_data(state, ceremony_script()),
+            "inventory": inventory.inventory_data(state, pads),
+            "consumption": consumption.consumption_data(oh.ledger, state, pads, "2026-02-10"),
+            "verification": verification.verification_data(oh.ledger, state),
+            "pad": pad_custody.pad_data(oh.ledger, state, pads[first]),
+            "runsheet": runsheet.runsheet_data(state, ceremony_script()),
         }
 
 
@@ -50,8 +58,8 @@ def test_every_report_carries_its_checkpoint_and_is_deterministic(synthetic, tmp
     for name, data in first.items():
         state = data["ledger"]
         assert state["verified"] and state["checkpoint_is_current"], name
-        pdf_a = reports.render(data)
-        assert pdf_a == reports.render(second[name]), name
+        pdf_a = builders.render(data)
+        assert pdf_a == builders.render(second[name]), name
         text = _text(pdf_a, tmp_path)
         assert f"size {state['checkpoint_size']}" in text, name
         assert state["origin"] in text, name
@@ -62,7 +70,7 @@ def test_every_report_carries_its_checkpoint_and_is_deterministic(synthetic, tmp
 def test_report_contents(synthetic, tmp_path):
     path, _ids = synthetic
     data = _all(path)
-    inv = _text(reports.render(data["inventory"]), tmp_path)
+    inv = _text(builders.render(data["inventory"]), tmp_path)
     assert inv.count("PRACTICE") >= 12 and "RD-000011" in inv and "Pads by state" in inv
     assert data["inventory"]["counts"] == {"sealed": 12}
     con = data["consumption"]
@@ -72,24 +80,24 @@ def test_report_contents(synthetic, tmp_path):
     assert [h["type"] for h in pad["history"]] == ["pad.generated", "pad.sealed", "ceremony.closed"]
     assert all(h["proof"] for h in pad["history"])
     assert data["pad"]["last_event_bundle"]["seq"] == pad["history"][-1]["seq"]
-    ver = _text(reports.render(data["verification"]), tmp_path)
+    ver = _text(builders.render(data["verification"]), tmp_path)
     assert "VERIFIES" in ver and "alice" in ver and "bob" in ver
 
 
 def test_receipt_tool_verifies_the_pad_reports_qr_payload(synthetic):
-    from custody.documents import receipt
+    from custody.documents import receipt_payload
 
     path, _ids = synthetic
     data = _all(path)["pad"]
-    payload = receipt.encode_payload(data["last_event_bundle"])
+    payload = receipt_payload.encode_payload(data["last_event_bundle"])
     with home.open_home(path) as oh:
-        result = receipt.verify_receipt_bundle(payload, oh.ledger.public_key)
+        result = receipt_payload.verify_receipt_bundle(payload, oh.ledger.public_key)
     assert result.event_type == "ceremony.closed"
 
 
 def test_runsheet_is_generated_from_the_step_definitions(tmp_path):
-    data = reports.runsheet_data(None, ceremony_script())
-    text = _text(reports.render(data), tmp_path)
+    data = runsheet.runsheet_data(None, ceremony_script())
+    text = _text(builders.render(data), tmp_path)
     assert steps.script_words() in text
     for s in steps.STEPS:
         assert s.title in text
@@ -98,4 +106,4 @@ def test_runsheet_is_generated_from_the_step_definitions(tmp_path):
 
 @pytest.mark.parametrize("name", ["inventory", "pad", "runsheet"])
 def test_archival_output_is_pdfa2b(synthetic, name):
-    validate_pdfa2b(reports.render(_all(synthetic[0])[name], archival=True))
+    validate_pdfa2b(builders.render(_all(synthetic[0])[name], archival=True))

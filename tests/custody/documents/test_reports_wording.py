@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.documents import reports
+from custody.documents.reports import builders, consumption, inventory, shared, verification
 from custody.ledger import home
 from custody.lifecycle import states
 from tests.custody.documents.fixtures import build_synthetic_home
@@ -20,19 +20,19 @@ def synthetic(tmp_path_factory):
     path = tmp_path_factory.mktemp("wording") / "home"
     build_synthetic_home(path, pads=2, events=40)
     with home.open_home(path) as oh:
-        state = reports.ledger_state(oh.ledger, practice=True)
+        state = shared.ledger_state(oh.ledger, practice=True)
         pads = states.scan(oh.ledger)
         return {
             "state": state,
-            "inventory": reports.inventory_data(state, pads),
-            "consumption": reports.consumption_data(oh.ledger, state, pads),
-            "verification": reports.verification_data(oh.ledger, state),
+            "inventory": inventory.inventory_data(state, pads),
+            "consumption": consumption.consumption_data(oh.ledger, state, pads),
+            "verification": verification.verification_data(oh.ledger, state),
         }
 
 
 def _lines(data: dict, tmp_path: Path, *, layout: bool = False) -> list[str]:
     path = tmp_path / "r.pdf"
-    path.write_bytes(reports.render(data))
+    path.write_bytes(builders.render(data))
     args = ["pdftotext", *(["-layout"] if layout else []), str(path), "-"]
     out = subprocess.run(args, capture_output=True, check=True).stdout.decode()
     return [line.strip() for line in out.splitlines()]
@@ -75,7 +75,7 @@ def test_checkpoint_wording_follows_the_ledger(synthetic, tmp_path):
 
 def test_a_problem_past_the_last_event_names_the_last_event():
     # A checkpoint signed at size 32 over a ledger of 31 events (#0 … #30).
-    text = reports._problem_text(31, "truncated or rolled back", 31)
+    text = shared._problem_text(31, "truncated or rolled back", 31)
     assert text == "after the last event, #30: truncated or rolled back"
-    assert reports._problem_text(7, "bad hash", 31) == "event 7: bad hash"
-    assert reports._problem_text(None, "key", 31) == "key"
+    assert shared._problem_text(7, "bad hash", 31) == "event 7: bad hash"
+    assert shared._problem_text(None, "key", 31) == "key"

@@ -1,19 +1,11 @@
-"""The one module that imports reportlab (and qrcode): a small document builder for receipts
-and reports.
+"""`Document`: a receipt or a report, built flowable by flowable, then rendered to PDF bytes
+(deterministic for identical input) or written atomically. `DocumentInfo` is what every
+document carries (metadata, the fixed date, the marks on its pages).
 
-Why the care:
-- reportlab executes `~/.reportlab_settings` (or any importable `reportlab_settings` module,
-  e.g. one dropped in the working directory) as Python on first import. We install an inert
-  `reportlab_settings` module in `sys.modules` before importing reportlab, which is the first
-  place reportlab looks, so neither file is ever read.
-- Paragraphs treat text as markup (`<img src="/etc/passwd"/>` embeds a local file). Every
-  piece of text goes through `markup()` (escaped, control and bidi characters made visible);
-  long tables use plain string cells, which reportlab draws without parsing.
-- Identical input gives identical bytes: `invariant=1` globally and per document, the creation
-  date comes from the data, and every font is set explicitly (canvas start font, tables,
-  charts), so Helvetica never appears and only embedded DejaVu fonts do.
-- Archival output is PDF/A-2b, made by a pikepdf post-step (XMP metadata and an sRGB output
-  intent); see `make_archival`.
+The top of the reportlab seam (`custody.documents.pdf`, whose `__init__` installs the
+settings guard): it lays out with `text` (fonts, styles, plain/markup) and `graphics` (QR code,
+bar chart), and leaves PDF/A-2b to `archival`. `custody.documents.receipt` and the reports in
+`custody.documents.reports` build on it; all text they pass is plain text, never markup.
 """
 
 from __future__ import annotations
@@ -22,56 +14,16 @@ import contextlib
 import datetime as _dt
 import functools
 import io
-import logging
-import os
-import sys
-import types
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as _xml_escape
 
-from custody.errors import RedDoorError
-
-log = logging.getLogger(__name__)
-
-
-class PdfError(RedDoorError):
-    """A PDF cannot be produced (missing fonts or ICC profile, unwritable output)."""
-
-    exit_code = 40
-
-
-def _guard_reportlab_settings() -> None:
-    """Make reportlab's settings lookup find an inert module instead of user files."""
-    if "reportlab" in sys.modules and "reportlab_settings" not in sys.modules:
-        log.warning(
-            "reportlab was imported before custody.documents.pdf_document; settings guard late"
-        )
-    stub = types.ModuleType("reportlab_settings")
-    stub.__dict__.update(invariant=1, pdfComments=0)
-    sys.modules["reportlab_settings"] = stub
-
-
-_guard_reportlab_settings()
-
-import qrcode  # noqa: E402
-from qrcode.constants import ERROR_CORRECT_M  # noqa: E402
-from reportlab import rl_config  # noqa: E402
-from reportlab.graphics.charts.barcharts import VerticalBarChart  # noqa: E402
-from reportlab.graphics.charts.legends import Legend  # noqa: E402
-from reportlab.graphics.shapes import Drawing  # noqa: E402
-from reportlab.lib import colors  # noqa: E402
-from reportlab.lib.enums import TA_CENTER  # noqa: E402
-from reportlab.lib.pagesizes import A4  # noqa: E402
-from reportlab.lib.styles import ParagraphStyle  # noqa: E402
-from reportlab.lib.units import mm  # noqa: E402
-from reportlab.pdfbase import pdfmetrics  # noqa: E402
-from reportlab.pdfbase.ttfonts import TTFont  # noqa: E402
-from reportlab.pdfgen.canvas import Canvas  # noqa: E402
-from reportlab.platypus import (  # noqa: E402
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
     Flowable,
     KeepTogether,
     PageBreak,
@@ -82,168 +34,23 @@ from reportlab.platypus import (  # noqa: E402
     TableStyle,
 )
 
-rl_config.invariant = 1
-
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
-FONT_FILES = {
-    "DejaVuSans": "DejaVuSans.ttf",
-    "DejaVuSans-Bold": "DejaVuSans-Bold.ttf",
-    "DejaVuSansMono": "DejaVuSansMono.ttf",
-    "DejaVuSansMono-Bold": "DejaVuSansMono-Bold.ttf",
-}
-SANS, SANS_BOLD, MONO = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSansMono"
-# sRGB ICC profiles shipped by Debian packages, in order of preference (Makefile: libgs-common).
-ICC_PROFILES = (
-    Path("/usr/share/color/icc/colord/sRGB.icc"),
-    Path("/usr/share/color/icc/ghostscript/srgb.icc"),
+from custody.documents.pdf import PdfError, graphics
+from custody.documents.pdf.archival import make_archival
+from custody.documents.pdf.text import (
+    AMBER,
+    GREY,
+    RED,
+    RULE,
+    SANS,
+    SANS_BOLD,
+    SHADE,
+    markup,
+    paragraph_styles,
+    plain,
+    register_fonts,
 )
+
 TABLE_CHUNK_ROWS = 100
-RED = colors.HexColor("#b00020")
-AMBER = colors.HexColor("#8a5a00")
-GREY = colors.HexColor("#555555")
-RULE = colors.HexColor("#999999")
-SHADE = colors.HexColor("#eeeeee")
-
-
-def _font_dir() -> Path:
-    override = os.environ.get("REDDOOR_FONT_DIR")
-    for d in ((Path(override),) if override else ()) + FONT_DIRS:
-        if all((d / f).is_file() for f in FONT_FILES.values()):
-            return d
-    raise PdfError(
-        "the DejaVu fonts are missing (install the Debian package fonts-dejavu-core, "
-        "or set REDDOOR_FONT_DIR)"
-    )
-
-
-@functools.cache
-def register_fonts() -> frozenset[str]:
-    """Register the DejaVu fonts once; return the set of characters DejaVu Sans can draw."""
-    d = _font_dir()
-    for name, filename in FONT_FILES.items():
-        pdfmetrics.registerFont(TTFont(name, str(d / filename)))
-    pdfmetrics.registerFontFamily(SANS, normal=SANS, bold=SANS_BOLD, italic=SANS, boldItalic=SANS)
-    pdfmetrics.registerFontFamily(MONO, normal=MONO, bold="DejaVuSansMono-Bold")
-    face = pdfmetrics.getFont(SANS).face
-    return frozenset(chr(c) for c in face.charWidths)
-
-
-# -- text: everything a user or the ledger supplied is plain text ---------------------------
-
-
-def plain(text: object) -> str:
-    """Text safe to draw: control, format (bidi overrides) and unknown characters made visible.
-
-    A name like "alice\\u202eecila" would otherwise draw reversed; a character DejaVu lacks
-    would draw as an invisible box. Both become a visible `[U+XXXX]`.
-    """
-    known = register_fonts()
-    out = []
-    for ch in str(text):
-        if ch == "\n":
-            out.append(ch)
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Cn") or ch not in known:
-            out.append(f"[U+{ord(ch):04X}]")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def markup(text: object) -> str:
-    """Paragraph markup that shows `text` literally (escaped; newlines become line breaks)."""
-    return _xml_escape(plain(text)).replace("\n", "<br/>")
-
-
-# -- styles ----------------------------------------------------------------------------------
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    register_fonts()
-    body = ParagraphStyle("body", fontName=SANS, fontSize=9, leading=11.5)
-    return {
-        "body": body,
-        "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5, textColor=GREY),
-        "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=10),
-        "cell_head": ParagraphStyle("cell_head", parent=body, fontName=SANS_BOLD, fontSize=8),
-        "mono": ParagraphStyle("mono", parent=body, fontName=MONO, fontSize=8, leading=10),
-        "key": ParagraphStyle("key", parent=body, fontName=SANS_BOLD, fontSize=8.5),
-        "title": ParagraphStyle(
-            "title", parent=body, fontName=SANS_BOLD, fontSize=17, leading=21, spaceAfter=2
-        ),
-        "subtitle": ParagraphStyle("subtitle", parent=body, fontSize=9.5, textColor=GREY),
-        "heading": ParagraphStyle(
-            "heading",
-            parent=body,
-            fontName=SANS_BOLD,
-            fontSize=11.5,
-            leading=14,
-            spaceBefore=8,
-            spaceAfter=3,
-        ),
-        "words": ParagraphStyle(
-            "words", parent=body, fontName=SANS_BOLD, fontSize=15, leading=19, spaceAfter=1
-        ),
-        "banner": ParagraphStyle(
-            "banner",
-            parent=body,
-            fontName=SANS_BOLD,
-            fontSize=18,
-            leading=22,
-            alignment=TA_CENTER,
-            textColor=colors.white,
-        ),
-        "banner_note": ParagraphStyle(
-            "banner_note",
-            parent=body,
-            fontSize=8.5,
-            leading=11,
-            alignment=TA_CENTER,
-            textColor=colors.white,
-        ),
-        "signature": ParagraphStyle("signature", parent=body, fontSize=8, leading=10),
-    }
-
-
-# -- flowables -------------------------------------------------------------------------------
-
-
-class QrFlowable(Flowable):  # type: ignore[misc]  # reportlab is untyped
-    """A QR code drawn as filled rectangles (no text, no fonts): one rectangle per run of
-    dark modules in a row, so the PDF stays small and the output deterministic."""
-
-    def __init__(self, payload: str, size: float) -> None:
-        super().__init__()
-        code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4, box_size=1)
-        code.add_data(payload)
-        code.make(fit=True)
-        self.matrix: list[list[bool]] = code.get_matrix()
-        self.version: int = code.version
-        self.size = size
-        self.width = self.height = size
-
-    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        return self.size, self.size
-
-    def draw(self) -> None:
-        c = self.canv
-        n = len(self.matrix)
-        cell = self.size / n
-        c.setFillColor(colors.white)
-        c.rect(0, 0, self.size, self.size, stroke=0, fill=1)
-        c.setFillColor(colors.black)
-        path = c.beginPath()
-        for row, modules in enumerate(self.matrix):
-            y = self.size - (row + 1) * cell
-            col = 0
-            while col < n:
-                if modules[col]:
-                    start = col
-                    while col < n and modules[col]:
-                        col += 1
-                    path.rect(start * cell, y, (col - start) * cell, cell)
-                else:
-                    col += 1
-        c.drawPath(path, stroke=0, fill=1)
 
 
 @dataclass(frozen=True)
@@ -327,7 +134,7 @@ class Document:
         # The frame pads 6 pt on each side inside the margins.
         self.width = pagesize[0] - 2 * self.margin - 12
         self._rendered = False
-        self.styles = _styles()
+        self.styles = paragraph_styles()
         self.story: list[Flowable] = []
         if info.banner:
             self._banner(info.banner, info.banner_note, info.banner_color)
@@ -535,7 +342,7 @@ class Document:
 
     def qr_code(self, payload: str, caption: Sequence[str] = (), *, size_mm: float = 70) -> int:
         """A QR code of `payload` beside its caption lines; returns the QR version used."""
-        qr = QrFlowable(payload, size_mm * mm)
+        qr = graphics.QrFlowable(payload, size_mm * mm)
         text = [Paragraph(markup(line), self.styles["small"]) for line in caption]
         table = Table([[qr, text]], colWidths=[size_mm * mm + 4 * mm, None])
         table.setStyle(
@@ -558,35 +365,7 @@ class Document:
         height_mm: float = 55,
     ) -> None:
         """A small vertical bar chart (every label in DejaVu, so no Helvetica)."""
-        height = height_mm * mm
-        drawing = Drawing(self.width, height)
-        drawing.initialFontName = SANS  # the renderer would start in Helvetica
-        chart = VerticalBarChart()
-        chart.x, chart.y = 30, 28
-        chart.width, chart.height = self.width - 140, height - 40
-        chart.data = [list(values) for _, values in series]
-        chart.categoryAxis.categoryNames = [plain(c) for c in categories]
-        for axis in (chart.categoryAxis, chart.valueAxis):
-            axis.labels.fontName = SANS
-            axis.labels.fontSize = 6.5
-        chart.categoryAxis.labels.angle = 30 if len(categories) > 8 else 0
-        chart.categoryAxis.labels.boxAnchor = "ne" if len(categories) > 8 else "n"
-        chart.valueAxis.valueMin = 0
-        chart.barLabels.fontName = SANS
-        palette = [colors.HexColor(c) for c in ("#2f5d8a", "#c0504d", "#6a8f3c", "#8064a2")]
-        for i in range(len(series)):
-            chart.bars[i].fillColor = palette[i % len(palette)]
-            chart.bars[i].strokeColor = None
-        drawing.add(chart)
-        legend = Legend()
-        legend.fontName = SANS
-        legend.fontSize = 7
-        legend.x, legend.y = self.width - 100, height - 12
-        legend.alignment = "right"
-        legend.colorNamePairs = [
-            (palette[i % len(palette)], plain(name)) for i, (name, _) in enumerate(series)
-        ]
-        drawing.add(legend)
+        drawing = graphics.bar_chart(self.width, categories, series, height_mm=height_mm)
         self.story.append(drawing)
 
     # -- output --
@@ -634,80 +413,3 @@ def _group_hex(text: str) -> str:
     if text and all(c in "0123456789abcdef" for c in text) and len(text) > 16:
         return " ".join(text[i : i + 8] for i in range(0, len(text), 8))
     return text
-
-
-# -- PDF/A-2b ------------------------------------------------------------------------------
-
-
-def icc_profile() -> bytes:
-    override = os.environ.get("REDDOOR_ICC_PROFILE")
-    for path in ((Path(override),) if override else ()) + ICC_PROFILES:
-        if path.is_file():
-            return path.read_bytes()
-    raise PdfError(
-        "no sRGB ICC profile for archival PDF (install the Debian package libgs-common, "
-        "or set REDDOOR_ICC_PROFILE)"
-    )
-
-
-def _xmp(info: DocumentInfo) -> bytes:
-    when = info.created_datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def x(text: str) -> str:
-        return _xml_escape(plain(text))
-
-    return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
-    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/">
-   <dc:format>application/pdf</dc:format>
-   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{x(info.title)}</rdf:li></rdf:Alt></dc:title>
-   <dc:creator><rdf:Seq><rdf:li>{x(info.author)}</rdf:li></rdf:Seq></dc:creator>
-   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{x(info.subject)}</rdf:li></rdf:Alt>
-   </dc:description>
-   <xmp:CreateDate>{when}</xmp:CreateDate>
-   <xmp:ModifyDate>{when}</xmp:ModifyDate>
-   <xmp:MetadataDate>{when}</xmp:MetadataDate>
-   <xmp:CreatorTool>Red Door</xmp:CreatorTool>
-   <pdf:Producer>Red Door (reportlab)</pdf:Producer>
-   <pdfaid:part>2</pdfaid:part>
-   <pdfaid:conformance>B</pdfaid:conformance>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>""".encode()
-
-
-def make_archival(data: bytes, info: DocumentInfo) -> bytes:
-    """PDF/A-2b: XMP metadata matching the Info dictionary, an sRGB output intent, no
-    Keywords mismatch, deterministic /ID. reportlab already embeds every font."""
-    import pikepdf
-
-    with pikepdf.open(io.BytesIO(data)) as pdf:
-        icc = pdf.make_stream(icc_profile())
-        icc.N = 3
-        intent = pikepdf.Dictionary(
-            Type=pikepdf.Name.OutputIntent,
-            S=pikepdf.Name.GTS_PDFA1,
-            OutputConditionIdentifier=pikepdf.String("sRGB IEC61966-2.1"),
-            Info=pikepdf.String("sRGB IEC61966-2.1"),
-            DestOutputProfile=icc,
-        )
-        pdf.Root.OutputIntents = pikepdf.Array([pdf.make_indirect(intent)])
-        metadata = pdf.make_stream(_xmp(info))
-        metadata.Type = pikepdf.Name.Metadata
-        metadata.Subtype = pikepdf.Name.XML
-        pdf.Root.Metadata = metadata
-        docinfo = pdf.trailer.Info
-        for key in ("/Keywords", "/Trapped"):
-            if key in docinfo:
-                del docinfo[key]
-        docinfo.Creator = pikepdf.String("Red Door")
-        docinfo.Producer = pikepdf.String("Red Door (reportlab)")
-        out = io.BytesIO()
-        pdf.save(out, deterministic_id=True, min_version="1.7")
-        return out.getvalue()
