@@ -2,7 +2,9 @@
 
 Qt-free. Pads are grouped from every event whose payload names a `pad_id`; consumption comes
 from the facility copies' journals (bytes used per direction) and the gateway's chronicle
-(consumption over time). Nothing here writes.
+(consumption over time). `load_custody` is the blocking read a worker runs for
+`app.gui.custody_view`; the rest turns what it read into the text of the view's tables and
+banner (event lines are `app.gui.event_text`'s). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.gui.event_text import event_detail
+from app.gui.fact_text import local_time, pad_display
 from custody.bounded_read import iter_lines
 from custody.errors import RedDoorError
 from custody.ledger.entry import Event
+from custody.ledger.verify import VerifyReport
 from custody.link.chronicle import MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE
 from custody.pad.status import read_status
+
+if TYPE_CHECKING:  # an annotation only: the view passes its open facility
+    from app.gui.facility import Facility
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +185,86 @@ def event_summary(e: Event) -> str:
     if len(payload) > 300:
         payload = payload[:297] + "..."
     return payload
+
+
+def load_custody(facility: Facility) -> dict[str, Any]:
+    """Blocking (a worker runs it): the ledger's events and officers, and every pad's row."""
+    events = facility.events()
+    return {
+        "events": events,
+        "officers": facility.officers(),
+        "quorum_warning": facility.quorum_warning(),
+        "rows": pad_rows(events, facility.facility_pad_dirs(), facility.chronicle_path()),
+    }
+
+
+# -- the view's text ----------------------------------------------------------------------
+
+
+def bytes_text(n: int | None) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def pad_cells(r: PadRow) -> tuple[str, ...]:
+    """One row of the pads table, in the order of `app.gui.custody_view.PAD_COLUMNS`."""
+    return (
+        pad_display(r.pad_id),
+        r.state + (" (practice)" if r.practice else ""),
+        local_time(r.created),
+        r.usb_serial or "—",
+        r.bag_serial or "—",
+        bytes_text(r.consumed_w2f),
+        bytes_text(r.consumed_f2w),
+        local_time(r.last_activity),
+    )
+
+
+def pad_heading(r: PadRow) -> str:
+    """The pad history's header: which pad, and its state."""
+    title = f"Pad {pad_display(r.pad_id)}" + ("  (PRACTICE)" if r.practice else "")
+    return f"{title} — {r.state}"
+
+
+def pad_notes(r: PadRow) -> list[str]:
+    """The lines under a pad's history: why it has none, what its facility journal says."""
+    notes = []
+    if not r.events:
+        notes.append("No ledger events name this pad (a practice pad made outside a ceremony).")
+    if r.consumed_w2f is not None:
+        notes.append(
+            f"Facility journal: {r.consumed_w2f:,} bytes used workstation→facility, "
+            f"{r.consumed_f2w or 0:,} bytes used facility→workstation."
+        )
+    return notes
+
+
+def log_columns(e: Event) -> tuple[str, str, str]:
+    """An event's "Actors / approvals" and "What" in the event log, and the text its filter
+    searches (the raw payload included)."""
+    who = ", ".join(e.actors)
+    signed = ", ".join(a.get("officer", "?") for a in e.approvals)
+    people = who + (f" (approved: {signed})" if signed else "")
+    try:
+        what = event_detail(e.type, e.payload)
+    except Exception:  # a malformed payload: show it raw rather than nothing
+        what = event_summary(e)
+    haystack = f"{e.type} {people} {what} {event_summary(e)}".lower()
+    return people, what, haystack
+
+
+def verify_banner(report: VerifyReport, when: str) -> tuple[str, str]:
+    """The banner's level and text for a verification checked at `when`."""
+    if report.ok:
+        return (
+            "ok",
+            f"Ledger verifies: {report.size} events, {len(report.checkpoints)} signed "
+            f"checkpoints hold (checked {when}).",
+        )
+    first = report.first_problem
+    where = f"event {first.seq}: " if first and first.seq is not None else ""
+    what = first.what if first else "unknown problem"
+    return (
+        "error",
+        f"LEDGER DOES NOT VERIFY — {where}{what} ({len(report.problems)} problem(s), "
+        f"checked {when}). Stop and call the custody lead.",
+    )

@@ -1,7 +1,9 @@
 """Custody & audit mode: pads, their history and consumption, the ledger's health, officers.
 
-Reading the ledger and verifying it block (SQLCipher, HSM), so they run on workers; the view
-renders what comes back. Everything from the ledger is plain text. Two-officer actions use the
+Reading the ledger and verifying it block (SQLCipher, HSM), so they run on workers
+(`app.gui.custody_model.load_custody`, `Facility.verify`); the view renders what comes back, in
+the words of `app.gui.custody_model` and `app.gui.event_text`, with the chart and row delegate of
+`app.gui.custody_widgets`. Everything from the ledger is plain text. Two-officer actions use the
 same `TwoOfficerDialog` as the ceremony.
 """
 
@@ -13,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -23,8 +24,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -34,18 +33,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.custody_model import PadRow, event_summary, pad_rows
+from app.gui.custody_model import (
+    PadRow,
+    load_custody,
+    log_columns,
+    pad_cells,
+    pad_heading,
+    pad_notes,
+    verify_banner,
+)
+from app.gui.custody_widgets import ConsumptionChart, WrappingDelegate
+from app.gui.event_text import event_line, event_title
 from app.gui.facility import Facility
+from app.gui.fact_text import local_time, pad_display
 from app.gui.kiosk import confined_open_file, no_allowed_folder
 from app.gui.officer_dialogs import TwoOfficerDialog
-from app.gui.step_summary import (
-    details_json,
-    event_detail,
-    event_line,
-    event_title,
-    local_time,
-    pad_display,
-)
+from app.gui.step_summary import details_json
 from app.gui.transfer_dialog import TransferDialog, TransferOutcome, TransferRequest, run_transfer
 from app.gui.widgets import PlainLabel, StatusBanner, error_text
 from app.gui.workers import WorkerRunner
@@ -71,89 +74,6 @@ def _item(text: str) -> QTableWidgetItem:
     item = QTableWidgetItem(text)  # table items are plain text
     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
     return item
-
-
-def _bytes(n: int | None) -> str:
-    return "—" if n is None else f"{n:,}"
-
-
-class WrappingDelegate(QStyledItemDelegate):
-    """Rows as tall as their wrapped text at the column's current width. QTreeView's word wrap
-    paints wrapped text but sizes rows for one line, so long history lines were cut off."""
-
-    def __init__(self, tree: QTreeWidget) -> None:
-        super().__init__(tree)
-        self.tree = tree
-        tree.header().sectionResized.connect(lambda *_: tree.doItemsLayout())
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # type: ignore[override]
-        base = super().sizeHint(option, index)
-        depth, parent = 1, index.parent()
-        while parent.isValid():
-            depth, parent = depth + 1, parent.parent()
-        width = self.tree.header().sectionSize(index.column()) - self.tree.indentation() * depth
-        width -= 10  # the item's own margins
-        if width < 60:
-            return base
-        text = str(index.data() or "")
-        flags = int(Qt.TextFlag.TextWordWrap | Qt.TextFlag.TextWrapAnywhere)
-        r = option.fontMetrics.boundingRect(QRect(0, 0, width, 1 << 20), flags, text)
-        return QSize(base.width(), max(base.height(), r.height() + 4))
-
-
-class ConsumptionChart(QWidget):
-    """Cumulative pad bytes used per direction over time, drawn with QPainter."""
-
-    COLOURS = (QColor("#1a73e8"), QColor("#d93025"))
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumHeight(160)
-        self.setMinimumWidth(240)
-        self.points: list[tuple[float, int, int]] = []
-        self.title = "Consumption over time"
-
-    def set_usage(self, points: list[tuple[float, int, int]]) -> None:
-        self.points = list(points)
-        self.update()
-
-    def paintEvent(self, event: Any) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = QRectF(self.rect()).adjusted(48, 24, -12, -28)
-        p.fillRect(self.rect(), QColor("#ffffff"))
-        p.setPen(QColor("#333333"))
-        p.drawText(QRectF(8, 2, self.width() - 16, 20), Qt.AlignmentFlag.AlignLeft, self.title)
-        p.setPen(QPen(QColor("#999999"), 1))
-        p.drawRect(r)
-        if not self.points:
-            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
-            p.drawText(r.adjusted(8, 8, -8, -8), int(flags), "No queries recorded for this pad yet")
-            p.end()
-            return
-        pts = [(self.points[0][0] - 1, 0, 0), *self.points]
-        t0, t1 = pts[0][0], pts[-1][0]
-        top = max(max(w, f) for _, w, f in pts) or 1
-        for idx, colour in enumerate(self.COLOURS):
-            path = QPainterPath()
-            for i, pt in enumerate(pts):
-                x = r.left() + (pt[0] - t0) / max(t1 - t0, 1e-9) * r.width()
-                y = r.bottom() - pt[idx + 1] / top * r.height()
-                if i == 0:
-                    path.moveTo(QPointF(x, y))
-                else:
-                    path.lineTo(QPointF(x, y))
-            p.setPen(QPen(colour, 2))
-            p.drawPath(path)
-        p.setPen(QColor("#333333"))
-        p.drawText(QRectF(0, r.top() - 6, 46, 14), Qt.AlignmentFlag.AlignRight, f"{top:,}")
-        p.drawText(QRectF(0, r.bottom() - 8, 46, 14), Qt.AlignmentFlag.AlignRight, "0")
-        legend = QRectF(r.left(), r.bottom() + 6, r.width(), 18)
-        p.setPen(self.COLOURS[0])
-        p.drawText(legend, Qt.AlignmentFlag.AlignLeft, "■ workstation→facility bytes")
-        p.setPen(self.COLOURS[1])
-        p.drawText(legend, Qt.AlignmentFlag.AlignRight, "■ facility→workstation bytes")
-        p.end()
 
 
 class CustodyView(QWidget):
@@ -250,17 +170,7 @@ class CustodyView(QWidget):
         t = self.pads_table
         t.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            values = (
-                pad_display(r.pad_id),
-                r.state + (" (practice)" if r.practice else ""),
-                local_time(r.created),
-                r.usb_serial or "—",
-                r.bag_serial or "—",
-                _bytes(r.consumed_w2f),
-                _bytes(r.consumed_f2w),
-                local_time(r.last_activity),
-            )
-            for j, v in enumerate(values):
+            for j, v in enumerate(pad_cells(r)):
                 t.setItem(i, j, _item(v))
         if self.rows and not t.selectedItems():
             t.selectRow(0)
@@ -272,22 +182,13 @@ class CustodyView(QWidget):
         r = self.rows[i]
         tree = self.pad_history
         tree.clear()
-        title = f"Pad {pad_display(r.pad_id)}" + ("  (PRACTICE)" if r.practice else "")
-        tree.setHeaderLabels([f"{title} — {r.state}"])
+        tree.setHeaderLabels([pad_heading(r)])
         for e in r.events:
             item = QTreeWidgetItem([event_line(e)])  # tree items are plain text
             for line in details_json(e.payload).splitlines():
                 item.addChild(QTreeWidgetItem([line]))
             tree.addTopLevelItem(item)
-        notes = []
-        if not r.events:
-            notes.append("No ledger events name this pad (a practice pad made outside a ceremony).")
-        if r.consumed_w2f is not None:
-            notes.append(
-                f"Facility journal: {r.consumed_w2f:,} bytes used workstation→facility, "
-                f"{r.consumed_f2w or 0:,} bytes used facility→workstation."
-            )
-        for note in notes:
+        for note in pad_notes(r):
             tree.addTopLevelItem(QTreeWidgetItem([note]))
         self.chart.title = "Consumption over time (selected pad)"
         self.chart.set_usage(r.usage)
@@ -376,14 +277,7 @@ class CustodyView(QWidget):
         for e in self.events:
             if want_type and e.type != want_type:
                 continue
-            who = ", ".join(e.actors)
-            signed = ", ".join(a.get("officer", "?") for a in e.approvals)
-            people = who + (f" (approved: {signed})" if signed else "")
-            try:
-                what = event_detail(e.type, e.payload)
-            except Exception:  # a malformed payload: show it raw rather than nothing
-                what = event_summary(e)
-            haystack = f"{e.type} {people} {what} {event_summary(e)}".lower()
+            people, what, haystack = log_columns(e)
             if needle and needle not in haystack:
                 continue
             shown.append((str(e.seq), local_time(e.time), event_title(e.type), people, what))
@@ -419,7 +313,7 @@ class CustodyView(QWidget):
         self.officers = officers
         self.quorum_warning.setText(warning or "")
         self.quorum_warning.setVisible(bool(warning))
-        self.officer_names = [o.name for o in officers if o.active and o.role == "officer"]
+        self.officer_names = [o.name for o in officers if o.signer]
         t = self.officer_table
         t.setRowCount(len(officers))
         for i, o in enumerate(officers):
@@ -454,17 +348,7 @@ class CustodyView(QWidget):
         `keep_banner` an action's outcome stays in the banner instead of the verification."""
         facility = self.facility
         self._keep_banner = keep_banner
-
-        def load(w: Any) -> dict[str, Any]:
-            events = facility.events()
-            return {
-                "events": events,
-                "officers": facility.officers(),
-                "quorum_warning": facility.quorum_warning(),
-                "rows": pad_rows(events, facility.facility_pad_dirs(), facility.chronicle_path()),
-            }
-
-        task = self.runner.run(load, "custody-load")
+        task = self.runner.run(lambda w: load_custody(facility), "custody-load")
         task.finished.connect(self._loaded)
         task.failed.connect(lambda e: self.verify_banner.show_message("error", error_text(e)))
         self.verify()
@@ -499,21 +383,7 @@ class CustodyView(QWidget):
             self._keep_banner = False  # the action's outcome stays; the ledger still verifies
             return
         self._keep_banner = False
-        if report.ok:
-            self.verify_banner.show_message(
-                "ok",
-                f"Ledger verifies: {report.size} events, {len(report.checkpoints)} signed "
-                f"checkpoints hold (checked {when}).",
-            )
-        else:
-            first = report.first_problem
-            where = f"event {first.seq}: " if first and first.seq is not None else ""
-            what = first.what if first else "unknown problem"
-            self.verify_banner.show_message(
-                "error",
-                f"LEDGER DOES NOT VERIFY — {where}{what} ({len(report.problems)} problem(s), "
-                f"checked {when}). Stop and call the custody lead.",
-            )
+        self.verify_banner.show_message(*verify_banner(report, when))
 
     def _verify_failed(self, exc: BaseException) -> None:
         self.verify_button.setEnabled(True)

@@ -1,25 +1,23 @@
 """The main window: classification banners, the mode chooser, the three modes, kiosk and lock.
 
 Start-up work that blocks (creating the practice facility, unlocking the home, starting the
-embedded router and echo gateway) runs on a worker while the window shows; the modes appear
-when it is done. On close every worker is stopped and joined, the link and the home closed.
+embedded router and echo gateway) is `app.gui.startup.bootstrap`, run on a worker while the
+window shows; the modes appear when it is done. The chooser and the first run's passphrases are
+`app.gui.start_screens`'s. On close every worker is stopped and joined, the link and the home
+closed.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QMainWindow,
-    QPlainTextEdit,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -29,150 +27,15 @@ from PySide6.QtWidgets import (
 from app.gui.install_settings import MODE_TITLES, MODES, InstallSettings
 from app.gui.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window, show_kiosk
 from app.gui.officer_dialogs import OfficerPassphraseDialog
-from app.gui.widgets import ClassificationBanner, PlainLabel, StatusBanner, error_text
+from app.gui.start_screens import FirstRunDialog, ModeChooser
+from app.gui.startup import Started, bootstrap
+from app.gui.widgets import ClassificationBanner, PlainLabel, error_text
 from app.gui.workers import WorkerRunner
 
 if TYPE_CHECKING:  # the cores (Zenoh, PKCS#11, SQLCipher) load on the bootstrap worker
-    from app.gui.facility import Facility, FirstRun
-    from app.gui.practice_link import PracticeLink
+    from app.gui.facility import FirstRun
 
 log = logging.getLogger(__name__)
-
-MODE_TEXT = {
-    "ceremony": "Two officers generate a pad, write the customer USB and the facility copy, "
-    "verify both, seal the USB and print the custody receipt.",
-    "custody": "Pads and their custody history, consumption, the ledger's verification status, "
-    "the event log, signed checkpoints, officers.",
-    "workstation": "Insert the pad USB, connect to the facility router and ask the facility's AI "
-    "over the one-time-pad link.",
-}
-
-
-@dataclass
-class Started:
-    facility: Facility | None
-    link: PracticeLink | None
-    endpoint: str
-    first_run: FirstRun | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-class KioskNeedsHome(Exception):
-    """A kiosk found no facility home. It never creates one: a new practice facility shows its
-    officers' passphrases, and a kiosk starts locked behind exactly those passphrases."""
-
-    def __init__(self, home: Path) -> None:
-        self.message = (
-            f"no facility home at {home}. A kiosk never creates one: that would show the new "
-            "officers' passphrases on an unattended, locked station. The installer creates the "
-            "home first (run `reddoor` once without --kiosk as the kiosk's user and write the "
-            "passphrases down, or `reddoor init` and `reddoor officer enroll` for production), "
-            "then restarts the kiosk."
-        )
-        super().__init__(self.message)
-
-
-def bootstrap(
-    home: Path, settings: InstallSettings, *, start_link: bool = True, kiosk: bool = False
-) -> Started:
-    """Blocking start-up: the practice facility on first run, the home, the practice link."""
-    from app.gui.facility import Facility, create_practice_facility, is_home
-    from app.gui.practice_link import PracticeLink
-
-    first = None
-    if not is_home(home):
-        if settings.mode == "workstation" and settings.router_endpoint:
-            return Started(None, None, settings.router_endpoint)
-        if kiosk:
-            raise KioskNeedsHome(home)
-        first = create_practice_facility(home)
-    facility = Facility(home)
-    link = None
-    endpoint = settings.router_endpoint or ""
-    if facility.practice and not settings.router_endpoint and start_link:
-        link = PracticeLink(
-            home / "facility-pads",
-            facility.chronicle_path(),
-            vault=(home, facility.token),
-        )
-        try:
-            endpoint = link.start()
-        except Exception as exc:
-            log.warning("practice link did not start (%s)", type(exc).__name__)
-            link = None
-    return Started(facility, link, endpoint, first)
-
-
-class FirstRunDialog(QDialog):
-    """Shows the practice officers' passphrases once."""
-
-    def __init__(self, first: FirstRun, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Practice facility created")
-        lay = QVBoxLayout(self)
-        lay.addWidget(
-            PlainLabel(
-                f"A PRACTICE facility was created in {first.home}: a SoftHSM2 token, an "
-                "encrypted ledger, two practice officers and a small practice pad. Each officer's "
-                "passphrase is shown ONCE, here. Write them down now; they are not stored "
-                "anywhere in clear.",
-                self,
-            )
-        )
-        text = "\n".join(f"{name}:  {pw}" for name, pw in first.passphrases.items())
-        view = QPlainTextEdit(self)
-        view.setReadOnly(True)
-        view.setPlainText(text)
-        f = view.font()
-        f.setPointSize(f.pointSize() + 4)
-        view.setFont(f)
-        view.setMaximumHeight(90)
-        lay.addWidget(view)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok, self)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("I have written them down")
-        buttons.accepted.connect(self.accept)
-        lay.addWidget(buttons)
-
-
-class ModeChooser(QWidget):
-    chosen = Signal(str)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.addStretch(1)
-        title = PlainLabel("Red Door", self)
-        f = title.font()
-        f.setPointSize(f.pointSize() * 2)
-        f.setBold(True)
-        title.setFont(f)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(title)
-        sub = PlainLabel("Choose what this station does now.", self)
-        sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(sub)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.buttons: dict[str, QPushButton] = {}
-        for mode in MODES:
-            col = QVBoxLayout()
-            # "&" in a button's text marks a keyboard mnemonic; "&&" shows the character.
-            b = QPushButton(MODE_TITLES[mode].replace("&", "&&"), self)
-            b.setMinimumSize(220, 64)
-            b.setObjectName(f"mode_{mode}")
-            b.clicked.connect(lambda _=False, m=mode: self.chosen.emit(m))
-            desc = PlainLabel(MODE_TEXT[mode], self)
-            desc.setMaximumWidth(260)
-            col.addWidget(b)
-            col.addWidget(desc)
-            col.addStretch(1)
-            row.addLayout(col)
-            self.buttons[mode] = b
-        row.addStretch(1)
-        lay.addLayout(row)
-        self.status = StatusBanner(self)
-        lay.addWidget(self.status)
-        lay.addStretch(2)
 
 
 class MainWindow(QMainWindow):
@@ -402,7 +265,7 @@ class MainWindow(QMainWindow):
         if facility is None:
             return []
         try:
-            return [o.name for o in facility.officers() if o.active and o.role == "officer"]
+            return [o.name for o in facility.officers() if o.signer]
         except Exception:
             return []
 

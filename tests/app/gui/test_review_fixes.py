@@ -19,9 +19,11 @@ from app.gui.custody_view import CustodyView
 from app.gui.facility import Facility
 from app.gui.install_settings import InstallSettings
 from app.gui.kiosk import LockScreen, confined_open_file, kiosk_shape, show_kiosk
-from app.gui.main_window import KioskNeedsHome, MainWindow, Started, bootstrap
+from app.gui.main_window import MainWindow
+from app.gui.startup import KioskNeedsHome, Started, bootstrap
 from app.gui.workers import WorkerRunner
-from app.gui.workstation_view import WorkstationView, pad_low_threshold
+from app.gui.workstation_model import pad_low_threshold
+from app.gui.workstation_view import WorkstationView
 from custody.pad.manifest import Direction
 from tests.conftest import REPO
 

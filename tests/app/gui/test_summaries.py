@@ -6,13 +6,16 @@ import os
 from pathlib import Path
 from types import SimpleNamespace as NS
 
+from app.gui.event_text import event_line
 from app.gui.install_settings import InstallSettings
 from app.gui.kiosk_unlock import check_unlock_passphrase, write_unlock_file
-from app.gui.main_window import MainWindow, Started
-from app.gui.step_summary import event_line, step_summary
+from app.gui.main_window import MainWindow
+from app.gui.startup import Started
+from app.gui.step_summary import step_summary
 from app.gui.usb_detect import DetectedPad, DeviceInfo
 from app.gui.workers import WorkerRunner
-from app.gui.workstation_view import WorkstationView, preferred_pad
+from app.gui.workstation_model import preferred_pad
+from app.gui.workstation_view import WorkstationView
 from custody.pad.manifest import Direction
 
 FAST = {"iterations": 1, "lanes": 1, "memory_cost_kib": 8}

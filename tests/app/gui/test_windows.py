@@ -11,8 +11,10 @@ from app.gui.custody_view import CustodyView
 from app.gui.facility import Facility
 from app.gui.install_settings import InstallSettings
 from app.gui.kiosk import confined_open_file
-from app.gui.main_window import FirstRunDialog, MainWindow, bootstrap
+from app.gui.main_window import MainWindow
 from app.gui.officer_dialogs import OfficerPassphraseDialog, TwoOfficerDialog
+from app.gui.start_screens import FirstRunDialog
+from app.gui.startup import bootstrap
 from app.gui.workers import WorkerRunner
 
 

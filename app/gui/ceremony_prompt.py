@@ -1,0 +1,162 @@
+"""The box in which the ceremony station asks the officers what the state machine asks.
+
+Widgets only. `app.gui.ceremony_wizard.CeremonyStation` receives each `Question` from
+`QtCeremonyHandler` and shows it here (`show_question`): an officer's name and passphrase, a
+confirmation, the fingerprint check, the bag serial, an exception's decision. When the officers
+press a button the station reads their answer back (`read_answer`) and replies to the question.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.ceremony_handler import Question
+from app.gui.widgets import PlainLabel, error_label
+
+
+class OfficerPrompt(QGroupBox):
+    """The question, its inputs and its two buttons. Hidden until a question comes."""
+
+    answered = Signal(bool)  # a button or Enter: yes (True) or no (False)
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("", parent)
+        lay = QVBoxLayout(self)
+        self.prompt_text = PlainLabel("", self)
+        f = self.prompt_text.font()
+        f.setBold(True)
+        self.prompt_text.setFont(f)
+        self.prompt_error = error_label(self, None)
+        form = QFormLayout()
+        self.officer_combo = QComboBox(self)
+        self.officer_combo.setEditable(True)
+        self.passphrase_edit = QLineEdit(self)
+        self.passphrase_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase_edit.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.text_edit = QLineEdit(self)
+        form.addRow("Officer", self.officer_combo)
+        form.addRow("Passphrase", self.passphrase_edit)
+        form.addRow("", self.text_edit)
+        self.prompt_form_labels = (
+            form.labelForField(self.officer_combo),
+            form.labelForField(self.passphrase_edit),
+        )
+        lay.addWidget(self.prompt_text)
+        lay.addLayout(form)
+        lay.addWidget(self.prompt_error)
+        row = QHBoxLayout()
+        self.yes_button = QPushButton("Confirm", self)
+        self.yes_button.setDefault(True)
+        self.yes_button.clicked.connect(lambda: self.answered.emit(True))
+        self.no_button = QPushButton("No", self)
+        self.no_button.clicked.connect(lambda: self.answered.emit(False))
+        row.addStretch(1)
+        row.addWidget(self.no_button)
+        row.addWidget(self.yes_button)
+        lay.addLayout(row)
+        self.passphrase_edit.returnPressed.connect(lambda: self.answered.emit(True))
+        self.text_edit.returnPressed.connect(lambda: self.answered.emit(True))
+        self.hide()
+
+    def _show_form_labels(self, on: bool) -> None:
+        for label in self.prompt_form_labels:
+            if label is not None:
+                label.setVisible(on)
+
+    def show_question(self, q: Question, names: list[str]) -> None:
+        """Set the box up for `q` and show it; `names` are the officers a credentials question
+        may choose from."""
+        self.prompt_error.setText(q.error)
+        self.officer_combo.hide()
+        self.passphrase_edit.hide()
+        self.text_edit.hide()
+        self._show_form_labels(False)
+        self.no_button.show()
+        self.yes_button.setText("Confirm")
+        self.no_button.setText("No — stop")
+        if q.kind == "credentials":
+            index = int(q.args["index"])
+            who = "A" if index == 0 else "B"
+            self.setTitle(f"Officer {who} authenticates")
+            self.prompt_text.setText(
+                f"Officer {who}: choose your name and type your own passphrase. The other "
+                "officer looks away."
+            )
+            self.officer_combo.clear()
+            self.officer_combo.addItems(names)
+            self.officer_combo.show()
+            self.passphrase_edit.show()
+            self._show_form_labels(True)
+            self.passphrase_edit.setFocus()
+            self.no_button.hide()
+            self.yes_button.setText("Authenticate")
+        elif q.kind == "confirm":
+            assert q.step is not None
+            self.setTitle("Both officers confirm")
+            self.prompt_text.setText(q.step.question)
+        elif q.kind == "fingerprint":
+            self.setTitle("Read the fingerprint aloud")
+            self.prompt_text.setText(
+                f"Officer A reads the {q.args['what']} words aloud; officer B checks them on "
+                "the screen. Do both read the same words?"
+            )
+            self.yes_button.setText("The words match")
+            self.no_button.setText("They differ — stop")
+        elif q.kind == "bag_serial":
+            second = bool(q.args["second"])
+            self.setTitle("Tamper-evident bag serial")
+            self.prompt_text.setText(
+                "Type the bag serial again (it must match)."
+                if second
+                else "Officer A reads the bag serial aloud; officer B types it."
+            )
+            self.text_edit.clear()
+            self.text_edit.show()
+            self.text_edit.setFocus()
+            self.no_button.hide()
+            self.yes_button.setText("Enter")
+        elif q.kind == "exception":
+            self.setTitle("Exception: both officers decide")
+            self.prompt_text.setText(
+                f"Expected: {q.args['expected']}\nWhat happened: {q.args['happened']}\n"
+                "Type the decision (it is recorded and signed by both officers)."
+            )
+            self.text_edit.setText("resume")
+            self.text_edit.show()
+            self.no_button.hide()
+            self.yes_button.setText("Record decision")
+        self.show()
+
+    def read_answer(self, q: Question, yes: bool) -> tuple[bool, Any]:
+        """(True, the answer to `q`) from the inputs, which are cleared; (False, None) with the
+        reason shown in the box when the answer is incomplete or refused."""
+        if q.kind == "credentials":
+            name = self.officer_combo.currentText().strip()
+            pw = self.passphrase_edit.text()
+            if not name or not pw:
+                self.prompt_error.setText("Choose the officer and type the passphrase.")
+                return False, None
+            if name in q.args.get("exclude", []):
+                self.prompt_error.setText(
+                    f"{name} has already authenticated: the same officer cannot count twice."
+                )
+                return False, None
+            self.passphrase_edit.clear()
+            return True, (name, pw)
+        if q.kind in ("bag_serial", "exception"):
+            value = self.text_edit.text()
+            self.text_edit.clear()
+            return True, value
+        return True, yes

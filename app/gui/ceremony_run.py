@@ -1,0 +1,143 @@
+"""The ceremony station's worker side: running the state machine, its status, the receipt files.
+
+`CeremonyJob` runs a ceremony body (`begin`, `resume`, `abort`) on the facility home's thread
+(the ledger's SQLCipher connection lives there) inside a worker from `app.gui.workers`; the state
+machine asks the officers through the job's `QtCeremonyHandler`, whose signals
+`app.gui.ceremony_wizard.CeremonyStation` renders. The rest is Qt-free: the interrupted
+ceremony's status, the customer directory a new plan suggests, and the receipt PDF's page images
+and printing through poppler and CUPS.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.gui.ceremony_handler import QtCeremonyHandler
+from app.gui.facility import USB_DIR, Facility
+from app.gui.workers import Task, Worker, WorkerRunner
+from ceremony import state_machine
+from ceremony.state_machine import CeremonyOutcome, CeremonyPlan
+from custody.ledger import officers
+
+log = logging.getLogger(__name__)
+
+# What a job runs on the home's thread: the open home and the handler in, the result out.
+Body = Callable[[Any, QtCeremonyHandler], Any]
+
+
+def begin(plan: CeremonyPlan) -> Body:
+    return lambda oh, h: state_machine.Ceremony.begin(oh, plan, h).run()
+
+
+def resume() -> Body:
+    return lambda oh, h: state_machine.Ceremony.resume(oh, h).run()
+
+
+def abort(reason: str) -> Body:
+    return lambda oh, h: state_machine.abort(oh, h, reason)
+
+
+def officer_check(facility: Facility) -> Callable[[str, str], bool]:
+    """Runs on the ceremony thread (the home's): the same approval path as every action."""
+
+    def check(name: str, passphrase: str) -> bool:
+        oh = facility._home
+        if oh is None:
+            return False
+        req = oh.ledger.request_approval("ceremony.officer_check", {"officer": name}, (name,))
+        try:
+            officers.approve(oh.ledger, req, name, passphrase)
+        except Exception:
+            return False
+        return True
+
+    return check
+
+
+class CeremonyJob:
+    """One run of a ceremony body. Connect `handler.signals` before `start`: the state machine
+    asks at once, and a signal emitted before its slot is connected reaches no one."""
+
+    def __init__(self, facility: Facility, body: Body) -> None:
+        self.facility = facility
+        self.body = body
+        self.worker: Worker | None = None
+        self.handler = QtCeremonyHandler(self._cancelled, officer_check(facility))
+
+    def _cancelled(self) -> bool:
+        assert self.worker is not None  # asked only by the body, which runs after `start`
+        return self.worker.cancelled()
+
+    def start(self, runner: WorkerRunner, name: str) -> Task:
+        handler = self.handler
+
+        def job(w: Worker) -> Any:
+            self.worker = w
+            return self.facility.call(lambda oh: self.body(oh, handler))
+
+        return runner.run(job, name)
+
+
+def ceremony_status(home: Path) -> dict[str, Any]:
+    """The interrupted ceremony, from the journals alone (no token); `{"active": False}` if
+    there is none or its status cannot be read."""
+    try:
+        return state_machine.ceremony_status(home)
+    except Exception as exc:
+        log.info("ceremony status unreadable (%s)", type(exc).__name__)
+        return {"active": False}
+
+
+def status_text(st: dict[str, Any]) -> str:
+    """The plan page's line: what the interrupted ceremony did, or who is needed."""
+    if st.get("active"):
+        done = ", ".join(st.get("completed_steps", [])) or "none"
+        return (
+            f"Ceremony {st.get('ceremony_id')} was interrupted. Completed steps: {done}. "
+            f"Next: {st.get('next_step')}. Resume it (both officers authenticate again) or "
+            "abort it (its material is destroyed)."
+        )
+    return "Two officers are needed. The station asks each for their own passphrase."
+
+
+def new_customer_dir(facility: Facility) -> Path:
+    """Practice: a new directory in the home's "USB"; production: where drives are mounted."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    if facility.practice:
+        return facility.path / USB_DIR / f"ceremony-{stamp}"
+    return Path("/media")
+
+
+def closed_text(result: CeremonyOutcome) -> str:
+    return (
+        f"Pad {result.pad_id_display} [{result.mark}], {result.size:,} bytes, split "
+        f"{result.split}, bag {result.bag_serial}, signed by "
+        f"{' and '.join(result.officers)}."
+    )
+
+
+def render_pdf_pages(pdf: Path, out_dir: Path, dpi: int = 60) -> list[Path]:
+    """Page images of `pdf` through poppler's pdftoppm (QtPdf is not in PySide6-Essentials)."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        return []
+    subprocess.run(
+        [exe, "-r", str(dpi), "-png", str(pdf), str(out_dir / "page")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return sorted(out_dir.glob("page*.png"))
+
+
+def print_pdf(pdf: Path, printer: str) -> None:
+    """Send the vector PDF to CUPS (a rasterised job of the same receipt is 250x larger)."""
+    subprocess.run(
+        ["lp", "-d", printer, "--", str(pdf)], check=True, capture_output=True, timeout=60
+    )

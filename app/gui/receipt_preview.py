@@ -1,0 +1,76 @@
+"""The receipt on the ceremony's last page: its PDF shown as page images, and its printing.
+
+Widgets only. `ReceiptPreview` shows the pages that `app.gui.ceremony_run.render_pdf_pages`
+(poppler's pdftoppm) makes, in a temporary directory of its own, or where the PDF was written
+when they cannot be made. `open_print_dialog` is Qt's print dialog restricted to a real printer
+(no printing to a file, no page ranges); the station sends the vector PDF to the chosen printer
+with CUPS (`app.gui.ceremony_run.print_pdf`) on a worker.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QWidget
+
+from app.gui.ceremony_run import render_pdf_pages
+from app.gui.widgets import PlainLabel
+
+if TYPE_CHECKING:  # QtPrintSupport loads when the officers print, not at start-up
+    from PySide6.QtPrintSupport import QPrintDialog
+
+
+class ReceiptPreview(QScrollArea):
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.preview_inner = QWidget(self)
+        self.preview_layout = QHBoxLayout(self.preview_inner)
+        self.setWidget(self.preview_inner)
+        self._preview_dir = tempfile.TemporaryDirectory(prefix="reddoor-receipt-")
+        self.hide()
+
+    def show_pdf(self, pdf: Path) -> None:
+        while self.preview_layout.count():
+            item = self.preview_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        out = Path(self._preview_dir.name) / datetime.now(UTC).strftime("%H%M%S%f")
+        out.mkdir()
+        try:
+            pages = render_pdf_pages(pdf, out)
+        except (OSError, subprocess.SubprocessError):
+            pages = []
+        for page in pages:
+            label = QLabel(self.preview_inner)
+            label.setPixmap(QPixmap(str(page)))
+            label.setStyleSheet("border: 1px solid #999; background: white;")
+            self.preview_layout.addWidget(label)
+        if not pages:
+            self.preview_layout.addWidget(PlainLabel(f"Receipt written to {pdf}", self))
+        self.preview_layout.addStretch(1)
+        self.show()
+
+    def cleanup(self) -> None:
+        self._preview_dir.cleanup()
+
+
+def open_print_dialog(parent: QWidget, on_accepted: Callable[[str], None]) -> QPrintDialog:
+    """Open the restricted print dialog; `on_accepted` gets the chosen printer's name ("" when
+    none was chosen). The caller keeps the returned dialog alive while it is open."""
+    from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
+
+    printer = QPrinter()
+    dlg = QPrintDialog(printer, parent)
+    dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintToFile, False)
+    dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintSelection, False)
+    dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintPageRange, False)
+    dlg.accepted.connect(lambda: on_accepted(printer.printerName()))
+    dlg.open()
+    return dlg

@@ -1,0 +1,180 @@
+"""The workstation chat's widgets: a question with its streamed answer, and the box to ask in.
+
+Widgets only; everything shown is plain text. `MessageCard` is one question and its answer,
+filled chunk by chunk as authenticated pieces arrive. `AskBox` is the question being composed:
+its text, an optional file excerpt (from the folders a kiosk allows), its classification and
+what it will cost in pad bytes. `app.gui.workstation_view` lays them out and sends the question
+through `app.gui.workstation_link`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.widgets import ERROR_TEXT_STYLE, PlainLabel
+from app.gui.workstation_model import CLASSIFICATIONS, answer_details, compose, read_excerpt
+from custody.link.workstation import Answer
+
+
+class MessageCard(QFrame):
+    """One question and its streamed answer, with the per-message details."""
+
+    def __init__(self, question: str, classification: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("messageCard")
+        self.setStyleSheet(
+            "QFrame#messageCard { border: 1px solid #c8ccd0; border-radius: 6px; "
+            "background: #fbfbfc; }"
+        )
+        lay = QVBoxLayout(self)
+        self.header = PlainLabel(f"You asked [{classification}]:", self)
+        self.header.setStyleSheet("color: #555; font-weight: bold;")
+        self.question = PlainLabel(question, self)
+        self.answer_header = PlainLabel("Red Forge AI (waiting for the answer…):", self)
+        self.answer_header.setStyleSheet("color: #555; font-weight: bold;")
+        self.answer = PlainLabel("", self)
+        self.answer.setObjectName("answerText")
+        self.details = PlainLabel("", self)
+        self.details.setStyleSheet("color: #666;")
+        for w in (self.header, self.question, self.answer_header, self.answer, self.details):
+            lay.addWidget(w)
+        self._text = ""
+        self.result: Answer | None = None
+
+    def append(self, piece: str) -> None:
+        self._text += piece
+        self.answer.setText(self._text)
+        self.answer_header.setText("Red Forge AI (streaming, each chunk authenticated):")
+
+    def finish(self, answer: Answer) -> None:
+        self.answer_header.setText("Red Forge AI:")
+        if answer.text != self._text:  # the final text is authoritative
+            self._text = answer.text
+            self.answer.setText(answer.text)
+        self.result = answer
+        self.set_remaining(None)
+
+    def set_remaining(self, queries_left: int | None) -> None:
+        """The pad left after this answer, from the status read after it (the view's one
+        pad-status source), so the card agrees with the banner and the footer."""
+        a = self.result
+        if a is None:
+            return
+        self.details.setText(answer_details(a, queries_left))
+
+    def fail(self, message: str) -> None:
+        self.answer_header.setText("No complete answer:")
+        self.details.setText(message)
+        self.details.setStyleSheet(ERROR_TEXT_STYLE)
+
+    @property
+    def answer_text(self) -> str:
+        return self._text
+
+
+class AskBox(QGroupBox):
+    """The question being composed. `cost_of(question, classification)` prices it in pad bytes
+    (None: not connected, or not computable); `file_dialog_dirs` are where an excerpt may come
+    from (a kiosk's USB and export folders; none given: anywhere)."""
+
+    def __init__(
+        self,
+        cost_of: Callable[[str, str], int | None],
+        file_dialog_dirs: Callable[[], list[Path]] | None,
+        parent: QWidget,
+    ) -> None:
+        super().__init__("Ask Red Forge AI", parent)
+        self.cost_of = cost_of
+        self.file_dialog_dirs = file_dialog_dirs
+        self.excerpt: tuple[str, str] | None = None  # (file name, text)
+        lay = QVBoxLayout(self)
+        self.question_edit = QPlainTextEdit(self)
+        self.question_edit.setPlaceholderText("Your question…")
+        self.question_edit.textChanged.connect(self.update_cost)
+        self.question_edit.setMinimumHeight(60)
+        self.question_edit.setMaximumHeight(130)
+        lay.addWidget(self.question_edit)
+        row = QHBoxLayout()
+        self.attach_button = QPushButton("Attach file excerpt…", self)
+        self.attach_button.clicked.connect(self.choose_excerpt)
+        self.clear_excerpt_button = QPushButton("Remove excerpt", self)
+        self.clear_excerpt_button.clicked.connect(lambda: self.set_excerpt(None))
+        self.classification_combo = QComboBox(self)
+        self.classification_combo.addItems(CLASSIFICATIONS)
+        self.classification_combo.setEditable(True)
+        row.addWidget(self.attach_button)
+        row.addWidget(self.clear_excerpt_button)
+        row.addStretch(1)
+        row.addWidget(PlainLabel("Classification:", self, wrap=False))
+        row.addWidget(self.classification_combo)
+        lay.addLayout(row)
+        self.excerpt_view = QPlainTextEdit(self)
+        self.excerpt_view.setReadOnly(True)
+        self.excerpt_view.setMaximumHeight(90)
+        self.excerpt_view.hide()
+        lay.addWidget(self.excerpt_view)
+        row2 = QHBoxLayout()
+        self.cost_label = PlainLabel("", self)
+        self.send_button = QPushButton("Send query", self)
+        self.send_button.setDefault(True)
+        row2.addWidget(self.cost_label, 1)
+        row2.addWidget(self.send_button)
+        lay.addLayout(row2)
+
+    def choose_excerpt(self) -> None:
+        dirs = self.file_dialog_dirs() if self.file_dialog_dirs else []
+        from app.gui.kiosk import confined_open_file, no_allowed_folder
+
+        if no_allowed_folder(dirs):
+            self.cost_label.setText("No USB or export folder is available: nothing to attach.")
+            return
+        path = confined_open_file(self, "Attach a file excerpt", dirs)
+        if path is None:
+            return
+        try:
+            text = read_excerpt(path)
+        except OSError as exc:
+            self.cost_label.setText(f"Cannot read {path.name}: {exc.strerror}")
+            return
+        self.set_excerpt((path.name, text))
+
+    def set_excerpt(self, excerpt: tuple[str, str] | None) -> None:
+        self.excerpt = excerpt
+        if excerpt is None:
+            self.excerpt_view.hide()
+            self.excerpt_view.setPlainText("")
+        else:
+            self.excerpt_view.setPlainText(f"Content excerpt from {excerpt[0]}:\n{excerpt[1]}")
+            self.excerpt_view.show()
+        self.update_cost()
+
+    def compose(self) -> str:
+        return compose(self.question_edit.toPlainText(), self.excerpt)
+
+    def classification(self) -> str | None:
+        return self.classification_combo.currentText().strip() or None
+
+    def update_cost(self) -> None:
+        q = self.compose()
+        cost = self.cost_of(q, self.classification_combo.currentText()) if q else None
+        if cost is None:
+            self.cost_label.setText("")
+            return
+        self.cost_label.setText(f"This question will consume {cost:,} pad bytes to send.")
+
+    def clear(self) -> None:
+        """After sending: an empty question, no excerpt."""
+        self.question_edit.clear()
+        self.set_excerpt(None)
