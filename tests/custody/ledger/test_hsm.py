@@ -125,14 +125,14 @@ def test_wrong_pin_missing_token_missing_module(token_conf):
 
 def test_only_the_seams_import_pkcs11_and_sqlcipher():
     sources = [p for d in ("app", "ceremony", "custody") for p in (REPO / d).rglob("*.py")]
-    pkcs11_users = {
-        p.name for p in sources if re.search(r"^\s*(import|from) pkcs11\b", p.read_text(), re.M)
-    }
-    sqlcipher_users = {
-        p.name for p in sources if re.search(r"^\s*(import|from) sqlcipher3\b", p.read_text(), re.M)
-    }
-    assert pkcs11_users == {"hsm.py"}
-    assert sqlcipher_users == {"ledger_store.py"}
+    def users(module: str) -> set[str]:
+        pattern = rf"^\s*(import|from) {module}\b"
+        return {
+            str(p.relative_to(REPO)) for p in sources if re.search(pattern, p.read_text(), re.M)
+        }
+
+    assert users("pkcs11") == {"custody/hsm.py"}
+    assert users("sqlcipher3") == {"custody/ledger/database.py"}
 
 
 def test_offline_verifier_modules_need_no_hsm_or_sqlcipher():
