@@ -46,7 +46,7 @@ from app.gui.summary_view import SummaryView
 from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, error_label, error_text
 from app.gui.workers import Task, WorkerRunner
 from ceremony import state_machine
-from ceremony.state_machine import CeremonyOutcome, CeremonyPlan
+from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
 from ceremony.steps import STEPS, Step, script_words
 from custody.ledger import officers
 
