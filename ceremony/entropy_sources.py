@@ -1,5 +1,6 @@
-"""Entropy sources for the ceremony: hardware RNG devices and FIFOs, a PKCS#11 token's RNG,
-and the OS CSPRNG.
+"""What an entropy source is for the ceremony (`EntropySource`), the two sources that are function
+calls (the OS CSPRNG, a PKCS#11 token's RNG), and the policy on which sets of sources the
+ceremony may mix (`check_source_policy`).
 
 Every source reads raw bytes, blocking until it has exactly as many as asked, and describes
 itself (`identity()`) for the ledger. `independence_domain` names what a source's output
@@ -7,23 +8,20 @@ depends on: two sources in the same domain are not independent, and XOR-mixing t
 assurance beyond one of them. The OS CSPRNG, and a software token seeded from it (SoftHSM's
 C_GenerateRandom is OpenSSL RAND_bytes), share the domain ``"os-csprng"``.
 
-Test doubles (`StuckSource`, `BiasedSource`, `ReplaySource`) and regular files refuse to
-construct outside tests (``REDDOOR_TESTING=1``) or practice mode: a file is not an RNG.
+Neighbours: hardware RNG devices and FIFOs are in ceremony/entropy_devices.py; the test doubles
+(`StuckSource`, `BiasedSource`, `ReplaySource`), which refuse to construct outside tests
+(``REDDOOR_TESTING=1``) or practice mode, in ceremony/entropy_doubles.py; the ``--source``
+spellings that open them in ceremony/entropy_specs.py. ceremony/mixer.py reads and mixes them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
 import platform
-import random
-import stat
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from ceremony.errors import EntropyPolicyError, EntropySourceError
@@ -32,10 +30,6 @@ from custody.errors import RedDoorError
 log = logging.getLogger(__name__)
 
 OS_DOMAIN = "os-csprng"
-HWRNG_PATH = Path("/dev/hwrng")
-HW_RANDOM_SYSFS = Path("/sys/class/misc/hw_random")
-# Linux's misc device numbers for /dev/hwrng (major 10, minor 183).
-_HWRNG_RDEV = (10, 183)
 
 
 def testing_enabled() -> bool:
@@ -43,7 +37,8 @@ def testing_enabled() -> bool:
     return os.environ.get("REDDOOR_TESTING") == "1"
 
 
-def _require_tests_or_practice(what: str, practice: bool) -> None:
+def require_tests_or_practice(what: str, practice: bool) -> None:
+    """Refuse `what` (a file read as entropy, a test double) unless in practice or in the tests."""
     if not (practice or testing_enabled()):
         raise EntropyPolicyError(f"{what} is allowed only in tests or practice mode")
 
@@ -116,141 +111,6 @@ class EntropySource(ABC):
 
 def _zeroize(buf: bytearray) -> None:
     buf[:] = bytes(len(buf))
-
-
-# -- devices, FIFOs, files ------------------------------------------------------------------
-
-
-def hwrng_sysfs(root: Path = HW_RANDOM_SYSFS) -> dict[str, Any]:
-    """The kernel's current hardware RNG driver and the available ones (readable by anyone)."""
-    info: dict[str, Any] = {}
-    for key in ("rng_current", "rng_available", "rng_quality"):
-        with contextlib.suppress(OSError):
-            value = (root / key).read_text().strip()
-            info[key] = value.split() if key == "rng_available" else value
-    return info
-
-
-class DeviceSource(EntropySource):
-    """A character device (e.g. /dev/hwrng) or a FIFO fed by an RNG's daemon.
-
-    A regular file is refused unless `practice` is set or the tests are running. Errors
-    (missing path, permission denied, end of data) are `EntropySourceError` with one line.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] = HWRNG_PATH,
-        *,
-        name: str | None = None,
-        practice: bool = False,
-        independence_domain: str | None = None,
-    ) -> None:
-        self.path = Path(path)
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            raise EntropySourceError(f"entropy device {self.path} does not exist") from None
-        except PermissionError:
-            raise EntropySourceError(_permission_message(self.path)) from None
-        except OSError as exc:
-            raise EntropySourceError(
-                f"cannot use entropy device {self.path}: {exc.strerror}"
-            ) from None
-        mode = st.st_mode
-        if stat.S_ISCHR(mode):
-            rdev = (os.major(st.st_rdev), os.minor(st.st_rdev))
-            self.kind = "hwrng" if rdev == _HWRNG_RDEV else "device"
-            self.hardware = True
-        elif stat.S_ISFIFO(mode):
-            self.kind = "fifo"
-            self.hardware = True
-        elif stat.S_ISREG(mode):
-            _require_tests_or_practice(
-                f"reading entropy from the regular file {self.path}", practice
-            )
-            self.kind = "file"
-            self.hardware = False
-        else:
-            raise EntropySourceError(
-                f"{self.path} is not a character device or a FIFO and cannot be an entropy source"
-            )
-        self._rdev = st.st_rdev
-        real = os.path.realpath(self.path)
-        super().__init__(name or str(self.path), independence_domain or f"{self.kind}:{real}")
-        self._fd: int | None = None
-        self._eof = False
-        self._done = 0
-        if self.kind == "fifo":
-            # Opening a FIFO for reading blocks until a writer opens it: defer to the first
-            # read, but report a permission problem now.
-            if not os.access(self.path, os.R_OK):
-                raise EntropySourceError(_permission_message(self.path))
-        else:
-            self._open()
-
-    def _open(self) -> int:
-        if self._fd is None:
-            try:
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            except PermissionError:
-                raise EntropySourceError(_permission_message(self.path)) from None
-            except FileNotFoundError:
-                raise EntropySourceError(f"entropy device {self.path} does not exist") from None
-            except OSError as exc:
-                raise EntropySourceError(f"cannot open {self.path}: {exc.strerror}") from None
-        return self._fd
-
-    def readinto(self, buffer: memoryview) -> None:
-        fd = self._open()
-        view = buffer.cast("B") if buffer.format != "B" else buffer
-        got = 0
-        while got < len(view):
-            try:
-                n = os.readv(fd, [view[got:]])
-            except InterruptedError:
-                continue
-            except OSError as exc:
-                if exc.errno == errno.EAGAIN:
-                    time.sleep(0.01)
-                    continue
-                raise EntropySourceError(f"reading {self.path} failed: {exc.strerror}") from None
-            if n == 0:
-                self._eof = True
-                raise EntropySourceError(
-                    f"{self.path} ended after {self._done + got:,} bytes; "
-                    "an entropy source must not run dry"
-                )
-            got += n
-        self._done += got
-
-    def identity(self) -> dict[str, Any]:
-        info: dict[str, Any] = {
-            "kind": self.kind,
-            "name": self.name,
-            "path": str(self.path),
-            "realpath": os.path.realpath(self.path),
-            "independence_domain": self.independence_domain,
-        }
-        if self.kind in ("hwrng", "device"):
-            info["device_number"] = f"{os.major(self._rdev)}:{os.minor(self._rdev)}"
-        if self.kind == "hwrng":
-            info.update(hwrng_sysfs())
-        return info
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-def _permission_message(path: Path) -> str:
-    if path == HWRNG_PATH:
-        return (
-            f"permission denied reading {path}: it is readable by root only; run the ceremony "
-            "as root or grant the ceremony user read access with a udev rule"
-        )
-    return f"permission denied reading {path}"
 
 
 # -- PKCS#11 --------------------------------------------------------------------------------
@@ -370,95 +230,6 @@ class OsSource(EntropySource):
             "kernel": platform.release(),
             "independence_domain": self.independence_domain,
         }
-
-
-# -- test doubles (fail closed outside tests and practice) -----------------------------------
-
-
-class _TestDouble(EntropySource):
-    kind = "test"
-
-    def __init__(self, name: str, *, practice: bool = False, hardware: bool = True) -> None:
-        _require_tests_or_practice(f"the test entropy source {type(self).__name__}", practice)
-        # Counted as "hardware" so policy tests can stand it in for a device.
-        self.hardware = hardware
-        super().__init__(name, f"test:{name}")
-
-    def identity(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "double": type(self).__name__}
-
-
-class StuckSource(_TestDouble):
-    """Returns one byte value forever (a stuck-at fault)."""
-
-    def __init__(self, value: int = 0, *, name: str = "stuck", practice: bool = False) -> None:
-        super().__init__(name, practice=practice)
-        self.value = value & 0xFF
-
-    def readinto(self, buffer: memoryview) -> None:
-        view = buffer.cast("B") if buffer.format != "B" else buffer
-        view[:] = bytes([self.value]) * len(view)
-
-
-class BiasedSource(_TestDouble):
-    """Each byte is `value` with probability `p`, otherwise uniform (a biased RNG)."""
-
-    def __init__(
-        self,
-        p: float = 0.05,
-        value: int = 0,
-        *,
-        seed: int = 1,
-        name: str = "biased",
-        practice: bool = False,
-    ) -> None:
-        super().__init__(name, practice=practice)
-        import numpy as np
-
-        self._np = np
-        self._rng = np.random.default_rng(seed)
-        self.p = p
-        self.value = value & 0xFF
-
-    def readinto(self, buffer: memoryview) -> None:
-        np = self._np
-        view = buffer.cast("B") if buffer.format != "B" else buffer
-        out = np.frombuffer(view, dtype=np.uint8)
-        out[:] = self._rng.integers(0, 256, size=out.size, dtype=np.uint8)
-        out[self._rng.random(out.size) < self.p] = self.value
-
-
-class ReplaySource(_TestDouble):
-    """Plays back bytes from a callable `chunk(n) -> bytes` or a fixed bytes object."""
-
-    def __init__(
-        self,
-        data: bytes | Callable[[int], bytes],
-        *,
-        name: str = "replay",
-        practice: bool = False,
-        hardware: bool = True,
-    ) -> None:
-        super().__init__(name, practice=practice, hardware=hardware)
-        self._data = data
-        self._pos = 0
-
-    def readinto(self, buffer: memoryview) -> None:
-        view = buffer.cast("B") if buffer.format != "B" else buffer
-        if callable(self._data):
-            chunk = self._data(len(view))
-        else:
-            chunk = self._data[self._pos : self._pos + len(view)]
-        if len(chunk) != len(view):
-            raise EntropySourceError(f"test source {self.name} ran dry")
-        self._pos += len(view)
-        view[:] = chunk
-
-
-def seeded_bytes(seed: int) -> Callable[[int], bytes]:
-    """A deterministic byte stream for tests (not random in any security sense)."""
-    rng = random.Random(seed)  # noqa: S311 — test data only
-    return rng.randbytes
 
 
 # -- policy ----------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The pad ceremony as data: its steps, who confirms each, and what each writes.
 
-The state machine (ceremony/state_machine.py) drives these steps; the CLI and the Qt wizard
-render them; the officer runbook (docs/ceremony.md) and the printed run-sheet are generated
-from them. The script hash (SHA-256 of the canonical JSON of the step definitions) goes into the
-ledger with every ceremony and is printed as words on the runbook, so officers can check that
-the runbook in their hands is the script the station runs.
+The state machine (ceremony/state_machine.py) drives these steps and ceremony/step_work.py does
+each one's work; the CLI and the Qt wizard render them; the officer runbook (docs/ceremony.md)
+and the printed run-sheet are generated from them. The script hash (SHA-256 of the canonical
+JSON of the step definitions) goes into the ledger with every ceremony and is printed as words
+on the runbook, so officers can check that the runbook in their hands is the script the station
+runs.
 
 Regenerate the runbook with ``python -m ceremony.steps --write docs/ceremony.md``; a test
 checks the committed file matches.

@@ -2,7 +2,7 @@
 
 The command line is the officers' script: passing `--officer NAME=PASSFILE` twice and
 `--bag-serial` is their confirmation of each step (the Qt wizard asks on screen instead; both
-implement ceremony.state_machine.CeremonyHandler). Progress and ETA go to stderr on a terminal;
+implement ceremony.handler.CeremonyHandler). Progress and ETA go to stderr on a terminal;
 `--json` prints one stable object on stdout.
 """
 
@@ -19,7 +19,10 @@ from typing import Any
 
 from app.cli.numeric_options import MAX_QUERIES_PER_DAY, integer
 from ceremony import sizing, state_machine, usb_media
-from ceremony.state_machine import Ceremony, CeremonyHandler, CeremonyPlan
+from ceremony.ceremony_plan import CeremonyPlan
+from ceremony.errors import CeremonyInputNeeded
+from ceremony.handler import CeremonyHandler
+from ceremony.state_machine import Ceremony
 from ceremony.steps import Step
 from custody.errors import UsageError
 from custody.ledger import home
@@ -146,7 +149,7 @@ class CliHandler(CeremonyHandler):
         if self._bag is not None:
             return self._bag
         if not sys.stdin.isatty():
-            raise state_machine.CeremonyInputNeeded(
+            raise CeremonyInputNeeded(
                 "no bag serial given and no terminal to type it on; nothing was destroyed and "
                 "the ceremony is kept: continue with reddoor ceremony resume --bag-serial S "
                 "--officer NAME=PASSFILE --officer NAME=PASSFILE"

@@ -1,4 +1,4 @@
-"""The Qt implementation of `ceremony.state_machine.CeremonyHandler`.
+"""The Qt implementation of `ceremony.handler.CeremonyHandler`.
 
 `Ceremony.run` runs on the facility home's thread (the ledger's SQLCipher connection lives
 there). Each question to the officers is emitted as a `Question` over a queued signal to the
@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ceremony.errors import CeremonyCancelled
-from ceremony.state_machine import CeremonyHandler
+from ceremony.handler import CeremonyHandler
 from ceremony.steps import Step
 
 

@@ -1,7 +1,7 @@
 """The ceremony station's first page: what the next ceremony makes, or the interrupted one's fate.
 
 Widgets only. The officers choose the pad size, the direction split, the entropy sources and the
-customer USB directory; `plan()` turns the choice into a `ceremony.state_machine.CeremonyPlan`.
+customer USB directory; `plan()` turns the choice into a `ceremony.ceremony_plan.CeremonyPlan`.
 When a ceremony was interrupted, the page says so (`show_status`, from
 `app.gui.ceremony_run.ceremony_status`) and offers resume and abort instead of a new start.
 `app.gui.ceremony_wizard.CeremonyStation` connects the buttons and runs what they ask for.
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.gui.ceremony_run import new_customer_dir, status_text
 from app.gui.facility import Facility
 from app.gui.widgets import PlainLabel
-from ceremony.state_machine import CeremonyPlan
+from ceremony.ceremony_plan import CeremonyPlan
 
 SIZES = (("4 MiB (practice)", 4 << 20), ("16 MiB", 16 << 20), ("64 MiB", 64 << 20))
 

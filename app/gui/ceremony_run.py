@@ -22,7 +22,7 @@ from app.gui.ceremony_handler import QtCeremonyHandler
 from app.gui.facility import USB_DIR, Facility
 from app.gui.workers import Task, Worker, WorkerRunner
 from ceremony import state_machine
-from ceremony.state_machine import CeremonyOutcome, CeremonyPlan
+from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
 from custody.ledger import officers
 
 log = logging.getLogger(__name__)

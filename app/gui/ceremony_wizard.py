@@ -42,7 +42,7 @@ from app.gui.step_summary import info_lines, step_summary
 from app.gui.summary_view import SummaryView
 from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
 from app.gui.workers import Task, WorkerRunner
-from ceremony.state_machine import CeremonyOutcome
+from ceremony.ceremony_plan import CeremonyOutcome
 from ceremony.steps import STEPS, Step, script_words
 
 log = logging.getLogger(__name__)

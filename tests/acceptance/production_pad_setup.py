@@ -18,8 +18,9 @@ from pathlib import Path
 
 from app.cli.ceremony_commands import CliHandler
 from ceremony import usb_media
+from ceremony.ceremony_plan import CeremonyPlan
 from ceremony.entropy_sources import testing_enabled
-from ceremony.state_machine import Ceremony, CeremonyPlan
+from ceremony.state_machine import Ceremony
 from custody import hsm
 from custody.ledger import home as homes
 from custody.ledger import officers

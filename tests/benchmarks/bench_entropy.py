@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ceremony.entropy_sources import DeviceSource, EntropySource, OsSource, hwrng_sysfs
+from ceremony.entropy_devices import DeviceSource, hwrng_sysfs
+from ceremony.entropy_sources import EntropySource, OsSource
 from ceremony.errors import CeremonyError
 from ceremony.health_tests import HealthMonitor
 from ceremony.mixer import generate

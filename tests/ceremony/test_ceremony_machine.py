@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from ceremony import state_machine, steps, usb_media
+from ceremony.ceremony_plan import CeremonyPlan
 from ceremony.entropy_sources import OsSource
 from ceremony.errors import CeremonyCancelled, CopyVerificationFailure, PadStatisticsFailure
-from ceremony.state_machine import Ceremony, CeremonyHandler, CeremonyPlan
+from ceremony.handler import CeremonyHandler
+from ceremony.state_machine import Ceremony
 from custody.errors import MediumError, PadFormatError
 from custody.ledger import home
 from custody.pad import vault

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from ceremony import state_machine
-from ceremony.state_machine import Ceremony, CeremonyPlan
+from ceremony.ceremony_plan import CeremonyPlan
+from ceremony.errors import CeremonyInputNeeded
+from ceremony.state_machine import Ceremony
 from custody.ledger import home
 from tests.ceremony.test_ceremony_machine import Scripted
 from tests.ceremony.test_ceremony_support import (
@@ -102,7 +103,7 @@ def test_run_without_bag_serial_and_terminal_is_refused_up_front(tmp_path):
 
 class NoSerial(Scripted):
     def bag_serial(self, attempt, second):
-        raise state_machine.CeremonyInputNeeded("no bag serial: resume with one")
+        raise CeremonyInputNeeded("no bag serial: resume with one")
 
 
 def test_no_bag_serial_at_the_seal_step_leaves_the_ceremony_resumable(tmp_path):
@@ -110,7 +111,7 @@ def test_no_bag_serial_at_the_seal_step_leaves_the_ceremony_resumable(tmp_path):
     plan = CeremonyPlan(size=1 << 20, customer_dir=f.usb, sources=["os"], chunk_size=1 << 18)
     with home.open_home(f.home) as oh:
         c = Ceremony.begin(oh, plan, NoSerial())
-        with pytest.raises(state_machine.CeremonyInputNeeded):
+        with pytest.raises(CeremonyInputNeeded):
             c.run()
     status = _status(f)
     assert status["active"] and status["next_step"] == "seal"

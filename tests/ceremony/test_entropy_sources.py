@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ceremony.entropy_sources import (
-    OS_DOMAIN,
-    BiasedSource,
-    DeviceSource,
-    OsSource,
-    Pkcs11Source,
-    ReplaySource,
-    StuckSource,
-    check_source_policy,
-    hwrng_sysfs,
-    seeded_bytes,
-)
+from ceremony.entropy_devices import DeviceSource, hwrng_sysfs
+from ceremony.entropy_doubles import BiasedSource, ReplaySource, StuckSource, seeded_bytes
+from ceremony.entropy_sources import OS_DOMAIN, OsSource, Pkcs11Source, check_source_policy
 from ceremony.errors import EntropyPolicyError, EntropySourceError
 
 HWRNG = Path("/dev/hwrng")
@@ -97,7 +88,7 @@ def test_permission_denied_is_clear(tmp_path):
 
 
 def test_permission_denied_on_open_is_one_line(monkeypatch):
-    import ceremony.entropy_sources as es
+    import ceremony.entropy_devices as es
 
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -109,7 +100,7 @@ def test_permission_denied_on_open_is_one_line(monkeypatch):
 
 
 def test_hwrng_permission_message_says_root_only():
-    from ceremony.entropy_sources import _permission_message
+    from ceremony.entropy_devices import _permission_message
 
     assert "root only" in _permission_message(HWRNG)
 
@@ -296,7 +287,8 @@ def test_ceremony_entropy_modules_stay_qt_free():
     import sys
 
     code = (
-        "import sys, ceremony.entropy_sources, ceremony.health_tests, ceremony.mixer, "
+        "import sys, ceremony.entropy_sources, ceremony.entropy_devices, ceremony.entropy_doubles, "
+        "ceremony.entropy_specs, ceremony.health_tests, ceremony.mixer, "
         "ceremony.pad_statistics, ceremony.sizing, ceremony.errors; "
         "assert 'PySide6' not in sys.modules"
     )

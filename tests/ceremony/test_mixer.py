@@ -6,13 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ceremony.entropy_sources import (
-    BiasedSource,
-    OsSource,
-    ReplaySource,
-    StuckSource,
-    seeded_bytes,
-)
+from ceremony.entropy_doubles import BiasedSource, ReplaySource, StuckSource, seeded_bytes
+from ceremony.entropy_sources import OsSource
 from ceremony.errors import CeremonyCancelled, EntropyPolicyError, HealthTestFailure
 from ceremony.health_tests import RCT_NAME, STARTUP_SAMPLES
 from ceremony.mixer import generate
@@ -178,7 +173,7 @@ def test_fifo_hardware_source_xor_os_in_production(tmp_path):
     import os
     import threading
 
-    from ceremony.entropy_sources import DeviceSource
+    from ceremony.entropy_devices import DeviceSource
 
     fifo = tmp_path / "qrng.fifo"
     os.mkfifo(fifo)
