@@ -23,7 +23,7 @@ from custody.link.backends import EchoBackend
 from custody.link.chronicle import Chronicle, JsonlChronicleSink
 from custody.link.gateway import DirectoryPadProvider, Gateway
 from custody.link.zenoh_transport import DEFAULT_ENDPOINT, LinkConfig, Transport
-from custody.pad.store import PadCopy
+from custody.pad.pad_copy import PadCopy
 from custody.pad.vault import VaultPadProvider, vault_pad_ids
 
 log = logging.getLogger(__name__)

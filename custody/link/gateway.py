@@ -48,14 +48,8 @@ from custody.link.chronicle import Chronicle, QueryRecord
 from custody.link.zenoh_transport import Subscription, Transport
 from custody.pad import frame
 from custody.pad.manifest import Direction, Side
-from custody.pad.store import (
-    MANIFEST_NAME,
-    CopyGuard,
-    PadCopy,
-    default_state_dir,
-    open_pad_dir,
-    read_manifest,
-)
+from custody.pad.pad_copy import CopyGuard, PadCopy
+from custody.pad.store import MANIFEST_NAME, default_state_dir, open_pad_dir, read_manifest
 from custody.rate_limited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)

@@ -55,7 +55,8 @@ from custody.link.zenoh_transport import Subscription, Transport
 from custody.pad import frame
 from custody.pad import usage as pad_usage
 from custody.pad.manifest import Direction, Side
-from custody.pad.store import PadCopy, default_state_dir
+from custody.pad.pad_copy import PadCopy
+from custody.pad.store import default_state_dir
 from custody.rate_limited_log import RateLimitedLog
 
 log = logging.getLogger(__name__)
