@@ -36,7 +36,8 @@ from app.gui.widgets import ERROR_TEXT_STYLE, PlainLabel, StatusBanner, error_te
 from app.gui.workers import WorkerRunner
 from app.gui.workstation_session import WorkstationSession, probe_gateways
 from custody.link.messages import CoverCost, duration_text
-from custody.link.workstation import Answer, Presence
+from custody.link.presence import Presence
+from custody.link.workstation import Answer
 from custody.pad.status import PadStatus
 
 log = logging.getLogger(__name__)
