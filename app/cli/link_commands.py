@@ -274,7 +274,7 @@ def _home_opener(args: argparse.Namespace) -> Any:
 
 
 def _pad_provider(args: argparse.Namespace, token: Any, guard: Any) -> Any:
-    from custody.link.gateway import CombinedPadProvider, DirectoryPadProvider
+    from custody.link.pad_providers import CombinedPadProvider, DirectoryPadProvider
 
     providers: list[Any] = []
     if args.pads is not None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from custody.errors import LinkError
 from custody.hsm import Token
@@ -21,9 +19,9 @@ from custody.ledger.home import load_settings
 from custody.lifecycle.marks import MarksGuard
 from custody.link.backends import EchoBackend
 from custody.link.chronicle import Chronicle, JsonlChronicleSink
-from custody.link.gateway import DirectoryPadProvider, Gateway
+from custody.link.gateway import Gateway
+from custody.link.pad_providers import CombinedPadProvider, DirectoryPadProvider, PadProvider
 from custody.link.zenoh_transport import DEFAULT_ENDPOINT, LinkConfig, Transport
-from custody.pad.store import PadCopy
 from custody.pad.vault import VaultPadProvider, vault_pad_ids
 
 log = logging.getLogger(__name__)
@@ -35,23 +33,6 @@ def free_local_endpoint() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"tcp/127.0.0.1:{port}"
-
-
-class CombinedProvider:
-    """Practice pads kept as plain directories plus ceremony pads in the HSM vault."""
-
-    def __init__(self, providers: list[Any]) -> None:
-        self.providers = providers
-        self._by_id: dict[bytes, Any] = {}
-        for p in providers:
-            for pid in p.pad_ids():
-                self._by_id.setdefault(pid, p)
-
-    def pad_ids(self) -> Sequence[bytes]:
-        return list(self._by_id)
-
-    def open(self, pad_id: bytes) -> PadCopy:
-        return self._by_id[pad_id].open(pad_id)
 
 
 class PracticeLink:
@@ -97,7 +78,7 @@ class PracticeLink:
     def _start_gateway(self) -> None:
         if self.gateway is not None or self.transport is None:
             return
-        providers: list[Any] = []
+        providers: list[PadProvider] = []
         if any(self.pads_dir.glob("*/manifest.json")):
             providers.append(DirectoryPadProvider(self.pads_dir, state_dir=self.state_dir))
         if self.vault is not None and vault_pad_ids(self.vault[0]):
@@ -117,7 +98,7 @@ class PracticeLink:
         chronicle = Chronicle(JsonlChronicleSink(self.chronicle_path))
         gw = Gateway(
             self.transport,
-            CombinedProvider(providers),
+            CombinedPadProvider(providers),  # practice directories plus the HSM vault
             self.backend,
             name="practice",
             chronicle=chronicle,

@@ -11,10 +11,12 @@ import logging
 from pathlib import Path
 
 from custody.link import keys as link_keys
-from custody.link.workstation import Presence, WorkstationClient
+from custody.link.presence import Presence
+from custody.link.workstation import WorkstationClient
 from custody.link.zenoh_transport import LinkConfig, Transport
+from custody.pad.pad_copy import PadCopy
 from custody.pad.status import PadStatus, read_status
-from custody.pad.store import PadCopy, open_pad_dir
+from custody.pad.store import open_pad_dir
 
 log = logging.getLogger(__name__)
 

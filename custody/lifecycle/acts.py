@@ -223,7 +223,7 @@ def resync(
     is written; a crash in between leaves a copy that is still behind: run it again.
     """
     from custody.lifecycle import marks as ledger_marks
-    from custody.link.gateway import DirectoryPadProvider
+    from custody.link.pad_providers import DirectoryPadProvider
     from custody.pad import vault
     from custody.pad.store import open_pad_dir
 

@@ -41,7 +41,7 @@ from custody.link.chronicle import LEDGER_EVENT
 from custody.pad import ids as pad_ids
 from custody.pad.journal import IntervalSet, JournalState
 from custody.pad.manifest import Side
-from custody.pad.store import PadCopy
+from custody.pad.pad_copy import PadCopy
 
 log = logging.getLogger(__name__)
 

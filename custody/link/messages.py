@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from custody.errors import UsageError
 from custody.pad import frame
-from custody.pad.store import PadCopy
+from custody.pad.pad_copy import PadCopy
 
 MAX_QUERY_BYTES = 4 << 20
 # Cover frames per second and direction: 1,000 frames of 1 KiB spend about 90 GB of pad a day.

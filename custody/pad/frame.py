@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from custody.errors import FrameRejected
 from custody.pad.manifest import Direction
-from custody.pad.store import PadCopy
+from custody.pad.pad_copy import PadCopy
 
 MAGIC = b"RD"
 VERSION = 1

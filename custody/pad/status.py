@@ -14,7 +14,8 @@ from custody.pad import frame
 from custody.pad import usage as pad_usage
 from custody.pad.journal import read_journal
 from custody.pad.manifest import Direction, Manifest
-from custody.pad.store import JOURNAL_NAME, WARN_FRACTIONS, read_manifest
+from custody.pad.pad_copy import WARN_FRACTIONS
+from custody.pad.store import JOURNAL_NAME, read_manifest
 
 
 def typical_query_cost(question: int = 1024, answer: int = 4096) -> tuple[int, int]:

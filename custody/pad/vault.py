@@ -44,13 +44,8 @@ from custody.durable_file import fsync_directory, storage_error, write_atomic
 from custody.errors import HsmError, OperationCancelled, PadFormatError
 from custody.hsm import GCM_NONCE_BYTES, Token
 from custody.pad.manifest import MAX_CHUNK_SIZE, Manifest, Side
-from custody.pad.store import (
-    MANIFEST_NAME,
-    CopyGuard,
-    PadCopy,
-    open_copy,
-    write_pad_dir,
-)
+from custody.pad.pad_copy import CopyGuard, PadCopy
+from custody.pad.store import MANIFEST_NAME, open_copy, write_pad_dir
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from custody.link import keys as link_keys
 from custody.link.backends import EchoBackend
-from custody.link.gateway import DirectoryPadProvider, Gateway
+from custody.link.gateway import Gateway
+from custody.link.pad_providers import DirectoryPadProvider
 from custody.link.workstation import WorkstationClient
 from custody.link.zenoh_transport import LinkConfig, Transport
 from custody.pad.practice import make_practice_pad

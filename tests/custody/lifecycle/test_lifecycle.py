@@ -251,7 +251,8 @@ def test_gateway_log_and_workstation_message_after_a_compromise(tmp_path, caplog
 
     from custody.errors import WrongPadError
     from custody.link.gateway import Gateway
-    from custody.link.workstation import Presence, WorkstationClient
+    from custody.link.presence import Presence
+    from custody.link.workstation import WorkstationClient
 
     h = tmp_path / "home"
     home.init_home(h, practice=True)

@@ -30,8 +30,9 @@ from custody.pad import ids as pad_id
 from custody.pad import vault
 from custody.pad.journal import JournalState
 from custody.pad.manifest import Side
+from custody.pad.pad_copy import PadCopy
 from custody.pad.practice import make_practice_pad
-from custody.pad.store import PAD_NAME, PadCopy, open_pad_dir, read_manifest
+from custody.pad.store import PAD_NAME, open_pad_dir, read_manifest
 from tests.custody.ledger.support import ALICE, BOB
 from tests.custody.link.fake_openai_server import FakeOpenAI
 from tests.custody.link.fixtures import REPO, Capture, free_endpoint, spawn, stop

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from custody.link.backends import EchoBackend
-from custody.link.gateway import DirectoryPadProvider, Gateway
+from custody.link.gateway import Gateway
+from custody.link.pad_providers import DirectoryPadProvider
 from custody.link.workstation import WorkstationClient
 from custody.link.zenoh_transport import LinkConfig, Transport
 from custody.pad import frame

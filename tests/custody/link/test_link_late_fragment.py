@@ -19,7 +19,7 @@ import pytest
 from custody.errors import AnswerInterruptedError, FrameRejected
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
-from custody.link.workstation import _facility_error
+from custody.link.query_frames import _facility_error
 from custody.link.zenoh_transport import LinkConfig, Transport
 from custody.pad import frame
 from custody.pad.manifest import Direction

@@ -11,7 +11,8 @@ import pytest
 
 from custody.errors import RouterUnreachableError
 from custody.link.backends import EchoBackend
-from custody.link.gateway import DirectoryPadProvider, Gateway
+from custody.link.gateway import Gateway
+from custody.link.pad_providers import DirectoryPadProvider
 from custody.link.zenoh_transport import LinkConfig, TlsSettings, Transport
 from custody.pad.practice import make_practice_pad
 from tests.custody.link.fixtures import make_pki

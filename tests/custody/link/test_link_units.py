@@ -7,7 +7,7 @@ import pytest
 from custody.errors import BackendError, UsageError
 from custody.link import keys as link_keys
 from custody.link.backends import OpenAIBackend
-from custody.link.workstation import cover_cost
+from custody.link.messages import cover_cost
 from custody.pad.manifest import Direction
 from tests.custody.link.fake_openai_server import FakeOpenAI
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from custody.pad.pad_copy import PadCopy
 from custody.pad.practice import make_practice_pad
-from custody.pad.store import PadCopy, open_pad_dir
+from custody.pad.store import open_pad_dir
 
 
 def practice_pair(base: Path, size: int = 1 << 20, **kw: object) -> tuple[PadCopy, PadCopy]:

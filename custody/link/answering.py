@@ -1,0 +1,200 @@
+"""The gateway answers a question: backend text into sealed frames, budgeted against the pad.
+
+`Answerer.answer` runs on a backend worker thread (or on the frame worker for an inline backend):
+backend text is coalesced into ANSWER_CHUNK frames (flushed at `chunk_bytes` or after
+`flush_interval` since the last frame), closed by ANSWER_END carrying the remainder. Each frame is
+budgeted against the facility→workstation region; when the next one would not leave room for the
+end frame, the gateway sends what fits and then a PAD_EXHAUSTED frame from the region's reserve.
+A backend error closes the answer with an ERROR frame. Every frame sent is kept in the answer
+cache first, for byte-identical resends (custody.link.assembly).
+
+The lane's lock is held only for a seal (custody.link.f2w_sender) or a skip, never across a
+backend call. `ActiveQuestions` is what custody.link.assembly asks to tell a question being
+answered from one lost in a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from custody.errors import BackendError, PadExhaustedError
+from custody.link import messages as link_messages
+from custody.link.answer_cache import AnswerCache
+from custody.link.backends import Backend
+from custody.link.chronicle import Chronicle, QueryRecord
+from custody.link.f2w_sender import Exhausted, F2WSender, frame_range
+from custody.link.lane import Lane
+from custody.pad import frame
+
+log = logging.getLogger(__name__)
+
+MAX_SKIP = 4 << 20  # at most this many pad bytes are skipped on a peer's word
+END_COST = frame.KEY_LEN + frame.BUCKETS[0]  # the smallest frame: room kept for ANSWER_END
+
+
+class ActiveQuestions:
+    """Questions whole and being answered in this process, as (pad id, query id), under a lock."""
+
+    def __init__(self) -> None:
+        self._active: set[tuple[bytes, bytes]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, pad_id: bytes, qid: bytes) -> None:
+        with self._lock:
+            self._active.add((pad_id, qid))
+
+    def discard(self, pad_id: bytes, qid: bytes) -> None:
+        with self._lock:
+            self._active.discard((pad_id, qid))
+
+    def contains(self, pad_id: bytes, qid: bytes) -> bool:
+        with self._lock:
+            return (pad_id, qid) in self._active
+
+
+class Answerer:
+    def __init__(
+        self,
+        sender: F2WSender,
+        backend: Backend,
+        cache: AnswerCache,
+        *,
+        chronicle: Chronicle | None,
+        active: ActiveQuestions,
+        stopping: threading.Event,
+        chunk_bytes: int,
+        flush_interval: float,
+    ) -> None:
+        self.sender = sender
+        self.backend = backend
+        self.cache = cache
+        self.chronicle = chronicle
+        self.active = active
+        self.stopping = stopping
+        self.chunk_bytes = chunk_bytes
+        self.flush_interval = flush_interval
+
+    def _emit(self, lane: Lane, qid: bytes, rec: QueryRecord, data: bytes, end: bool) -> None:
+        self.cache.append(lane.pad_id, qid, data, end=end)
+        self.sender.publish(lane, data)
+        rec.answer_frames += 1
+        rec.f2w_ranges.append(frame_range(data))
+
+    def answer(self, lane: Lane, qid: bytes, body: bytes, rec: QueryRecord) -> None:
+        t0 = time.monotonic()
+        seq = 0
+        buf = b""
+        last_flush = t0
+
+        def send(kind: frame.Kind, payload: bytes) -> None:
+            nonlocal seq
+            with lane.lock:
+                left = lane.copy.remaining_send()
+            need = self.sender.frame_cost(len(payload))
+            end_cost = self.sender.frame_cost(0)
+            room = left - (end_cost if kind is frame.Kind.ANSWER_CHUNK else 0)
+            if need > room:
+                fit = (
+                    link_messages.largest_payload(left - end_cost)
+                    if self.sender.cover is None
+                    else (
+                        self.sender.max_payload
+                        if self.sender.frame_cost(0) <= left - end_cost
+                        else -1
+                    )
+                )
+                if fit > 0 and payload:
+                    head, _ = link_messages.split_text(payload, fit)
+                    self._emit(
+                        lane,
+                        qid,
+                        rec,
+                        self.sender.seal(lane, frame.Kind.ANSWER_CHUNK, head, qid, seq),
+                        False,
+                    )
+                    rec.answer_bytes += len(head)
+                    seq += 1
+                raise Exhausted
+            self._emit(
+                lane,
+                qid,
+                rec,
+                self.sender.seal(lane, kind, payload, qid, seq),
+                kind is not frame.Kind.ANSWER_CHUNK,
+            )
+            rec.answer_bytes += len(payload)
+            seq += 1
+            if rec.first_answer_ms is None:
+                rec.first_answer_ms = round((time.monotonic() - t0) * 1000, 3)
+
+        try:
+            try:
+                q = link_messages.decode_query(body)
+            except ValueError:
+                raise BackendError("the question was malformed") from None
+            rec.classification = q.classification
+            with lane.lock:
+                skipped = link_messages.skip_send_to(lane.copy, q.f2w_floor, MAX_SKIP)
+            if skipped:
+                log.info("skipped %d f2w pad bytes up to the workstation's floor", skipped)
+            for piece in self.backend.stream(q.question, classification=q.classification):
+                if lane.suspended or self.stopping.is_set():
+                    rec.outcome = "suspended"
+                    return
+                buf += piece.encode("utf-8")
+                now = time.monotonic()
+                while len(buf) >= self.chunk_bytes or (
+                    buf and now - last_flush >= self.flush_interval
+                ):
+                    head, buf = link_messages.split_text(buf, self.chunk_bytes)
+                    send(frame.Kind.ANSWER_CHUNK, head)
+                    last_flush = now
+            while len(buf) > self.sender.max_payload:
+                head, buf = link_messages.split_text(buf, self.sender.max_payload)
+                send(frame.Kind.ANSWER_CHUNK, head)
+            send(frame.Kind.ANSWER_END, buf)
+            rec.outcome = "answered"
+        except BackendError as exc:
+            rec.outcome = "error"
+            log.warning("backend error for pad %s: %s", lane.pad_id.hex()[:8], exc.message)
+            while buf:
+                head, buf = link_messages.split_text(buf, self.chunk_bytes)
+                try:
+                    send(frame.Kind.ANSWER_CHUNK, head)
+                except (Exhausted, PadExhaustedError):
+                    self._exhausted(lane, qid, rec, seq)
+                    return
+            self.answer_error(lane, qid, rec, exc.message, seq)
+        except (Exhausted, PadExhaustedError):
+            if not lane.suspended:
+                self._exhausted(lane, qid, rec, seq)
+        finally:
+            self.active.discard(lane.pad_id, qid)
+            rec.total_ms = round((time.monotonic() - t0) * 1000, 3)
+            rec.finished_at = time.time()
+            if self.chronicle is not None:
+                self.chronicle.record_query(rec)
+
+    def answer_error(self, lane: Lane, qid: bytes, rec: QueryRecord, text: str, seq: int) -> None:
+        rec.outcome = "error"
+        payload = text.encode("utf-8")[:1000]
+        try:
+            self._emit(
+                lane, qid, rec, self.sender.seal(lane, frame.Kind.ERROR, payload, qid, seq), True
+            )
+        except (Exhausted, PadExhaustedError):
+            self._exhausted(lane, qid, rec, seq)
+
+    def _exhausted(self, lane: Lane, qid: bytes, rec: QueryRecord, seq: int) -> None:
+        rec.outcome = "pad-exhausted"
+        log.warning("pad %s: facility→workstation region exhausted", lane.pad_id.hex()[:8])
+        try:
+            data = self.sender.seal(lane, frame.Kind.PAD_EXHAUSTED, b"pad exhausted", qid, seq)
+        except (Exhausted, PadExhaustedError):
+            log.error(
+                "pad %s: no reserve left even for a pad-exhausted frame", lane.pad_id.hex()[:8]
+            )
+            return
+        self._emit(lane, qid, rec, data, True)
