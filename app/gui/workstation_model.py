@@ -12,7 +12,8 @@ from pathlib import Path
 
 from app.gui.usb_detect import DetectedPad
 from custody.link.messages import CoverCost, duration_text
-from custody.link.workstation import Answer, Presence
+from custody.link.presence import Presence
+from custody.link.workstation import Answer
 from custody.pad.status import PadStatus
 
 CLASSIFICATIONS = ("UNCLASSIFIED", "CUI", "CONFIDENTIAL", "SECRET", "TOP SECRET")

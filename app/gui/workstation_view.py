@@ -35,7 +35,6 @@ from app.gui.cover_switch import CoverSwitch
 from app.gui.usb_detect import DetectedPad
 from app.gui.widgets import PlainLabel, StatusBanner, error_text
 from app.gui.workers import WorkerRunner
-<<<<<<< HEAD
 from app.gui.workstation_chat import AskBox, MessageCard
 from app.gui.workstation_link import WorkstationLink
 from app.gui.workstation_model import (
@@ -48,13 +47,8 @@ from app.gui.workstation_model import (
     presence_alert,
 )
 from app.gui.workstation_session import WorkstationSession
-from custody.link.workstation import Answer, Presence
-=======
-from app.gui.workstation_session import WorkstationSession, probe_gateways
-from custody.link.messages import CoverCost, duration_text
 from custody.link.presence import Presence
 from custody.link.workstation import Answer
->>>>>>> split-link
 from custody.pad.status import PadStatus
 
 log = logging.getLogger(__name__)

@@ -125,6 +125,7 @@ def test_wrong_pin_missing_token_missing_module(token_conf):
 
 def test_only_the_seams_import_pkcs11_and_sqlcipher():
     sources = [p for d in ("app", "ceremony", "custody") for p in (REPO / d).rglob("*.py")]
+
     def users(module: str) -> set[str]:
         pattern = rf"^\s*(import|from) {module}\b"
         return {
