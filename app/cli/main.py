@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "app.cli.demo",
     "app.cli.ledger_commands",
     "app.cli.link_commands",
+    "app.cli.diode_commands",
     "app.cli.receipt_commands",
     "app.cli.ceremony_commands",
     "app.cli.custody_commands",

@@ -93,3 +93,23 @@ def cover_bucket(text: str) -> int:
 
 # The parse functions that mark an option as numeric (for the test that walks every option).
 NUMERIC_TYPES: tuple[str, ...] = ("integer", "number", "cover_rate", "cover_bucket")
+
+
+_RATE_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9}
+MIN_BIT_RATE = 64_000  # below this a 1,400-byte datagram takes longer than a heartbeat
+MAX_BIT_RATE = 100 * 10**9
+
+
+def bit_rate(text: str) -> int:
+    """Bits per second, with an optional k, M or G (decimal, as link speeds are written)."""
+    t = text.strip()
+    unit = t[-1:] if t[-1:] in _RATE_UNITS and t[-1:] else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _RATE_UNITS[unit]
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not MIN_BIT_RATE <= value <= MAX_BIT_RATE:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate in bits per second from 64k to 100G (e.g. 100M), not {text[:40]!r}"
+        )
+    return int(value)

@@ -5,6 +5,8 @@
     reddoor/v1/gateway/<name>/alive                    liveliness token of a running gateway
     reddoor/v1/gateway/<name>/pad/<pad id hex>         liveliness token per pad it serves
     reddoor/v1/gateway/<name>/pad/<pad id hex>/floor/<n>  hint: lowest w2f offset it accepts
+    reddoor/v1/diode/<direction>/status                queryable: a diode receiver's state
+    reddoor/v1/diode/<direction>/sender                queryable: a diode sender's counters
 
 User input never becomes a wildcard or an extra chunk: pad ids are rendered from their 16 raw
 bytes, and gateway names must match a small alphabet that contains none of Zenoh's special
@@ -90,3 +92,31 @@ def gateway_name_of(key: str) -> str | None:
     if len(parts) >= 4 and "/".join(parts[:3]) == f"{PREFIX}/gateway":
         return parts[3]
     return None
+
+
+def is_gateway_token_key(key: str) -> bool:
+    """One of the three forms a gateway's liveliness token takes (alive, pad, pad floor): what
+    a diode receiver may mirror. Anything else, wildcards included, is not."""
+    parts = key.split("/")
+    if (
+        len(parts) < 5
+        or "/".join(parts[:3]) != f"{PREFIX}/gateway"
+        or not _NAME.fullmatch(parts[3])
+    ):
+        return False
+    rest = parts[4:]
+    if rest == ["alive"]:
+        return True
+    if len(rest) < 2 or rest[0] != "pad" or not _HEX.fullmatch(rest[1]):
+        return False
+    if len(rest) == 2:
+        return True
+    return len(rest) == 4 and rest[2] == "floor" and rest[3].isdigit() and len(rest[3]) <= 20
+
+
+def diode_status_key(direction: Direction) -> str:
+    return f"{PREFIX}/diode/{direction.value}/status"
+
+
+def diode_sender_key(direction: Direction) -> str:
+    return f"{PREFIX}/diode/{direction.value}/sender"

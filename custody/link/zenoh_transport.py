@@ -246,6 +246,29 @@ class Transport:
             self._session.liveliness().declare_subscriber(key_expr, callback, history=True)
         )
 
+    # -- queries (state that is not link traffic: a diode bridge's status) -------------------
+    def serve(self, key: str, reply: Callable[[], bytes]) -> Subscription:
+        """Answer every query on `key` with `reply()` (called on a Zenoh thread)."""
+
+        def callback(query: zenoh.Query) -> None:
+            try:
+                query.reply(key, reply())
+            except Exception as exc:
+                log.error("query handler failed (%s)", type(exc).__name__)
+
+        return Subscription(self._session.declare_queryable(key, callback))
+
+    def query(self, key: str, timeout: float = 0.5) -> list[bytes]:
+        """The replies of whoever serves `key` right now (none: an empty list)."""
+        out = []
+        try:
+            for reply in self._session.get(key, timeout=timeout):
+                if reply.ok is not None:
+                    out.append(reply.ok.payload.to_bytes())
+        except zenoh.ZError as exc:
+            raise LinkError(f"cannot query the link: {_first_line(exc)}") from None
+        return out
+
     # -- the router -----------------------------------------------------------------------
     def router_connected(self) -> bool:
         """True while this session has a router (or, in peer mode, a peer) to talk to. A router
