@@ -478,6 +478,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     sys.stdout.write(piece)
                     sys.stdout.flush()
 
+            seen = client.via_diode()
+            if seen is not None and not args.json:
+                print(f"reddoor: {seen.render()}", file=sys.stderr, flush=True)
             answer = client.ask(question, show, classification=args.classification)
         finally:
             client.close()
@@ -492,6 +495,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     "retransmissions": answer.retransmissions,
                     "w2f_pad_bytes": answer.w2f_bytes,
                     "f2w_pad_bytes": answer.f2w_bytes,
+                    "via_diode": None
+                    if seen is None
+                    else {"heard_s_ago": seen.heard_s_ago, "alive": seen.alive},
                 },
                 sort_keys=True,
             )

@@ -57,6 +57,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=None,
         help="expected queries per day (default: the rate observed on this host, else 100)",
     )
+    st.add_argument(
+        "--connect",
+        default=None,
+        help="also ask this router whether the facility serves the pad (liveliness only, no "
+        "pad spent); across a data diode, when the facility was last seen",
+    )
     st.set_defaults(handler=cmd_status)
 
     from app.cli import link_commands  # the link's consumption export (issue 5)
@@ -92,8 +98,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     st = pad_status.read_status(
         args.pad, bytes_per_query=args.bytes_per_query, queries_per_day=args.queries_per_day
     )
+    link = None if args.connect is None else _link_status(args.connect, st.manifest.pad_id)
     if args.json:
-        print(json.dumps(st.to_dict(), sort_keys=True))
+        print(
+            json.dumps({**st.to_dict(), **({} if link is None else {"link": link})}, sort_keys=True)
+        )
     else:
         print(st.render())
+        if link is not None:
+            print(f"Link: {link['line']}")
     return 0
+
+
+def _link_status(endpoint: str, pad_id: bytes) -> dict[str, object]:
+    """What the router at `endpoint` says of the facility for this pad (no pad spent)."""
+    from custody.link.diode.status import diode_seen
+    from custody.link.presence import GatewayWatch
+    from custody.link.zenoh_transport import LinkConfig, Transport
+
+    with Transport(LinkConfig.for_endpoint(endpoint)) as transport:
+        p = GatewayWatch(transport, pad_id).presence(1.0)
+        seen = diode_seen(transport)
+    if p.serving_pad:
+        line = f"gateway {', '.join(p.serving_pad)} serves this pad"
+    elif p.up:
+        line = f"gateway {', '.join(p.gateways)} is up but does not serve this pad"
+    else:
+        line = "no facility gateway is on the link"
+        if seen is not None:
+            line += f" ({seen.why_no_gateway()})"
+    if seen is not None and p.up:
+        line += f"; {seen.render()}"
+    return {
+        "gateways": list(p.gateways),
+        "serving": list(p.serving_pad),
+        "via_diode": None
+        if seen is None
+        else {"heard_s_ago": seen.heard_s_ago, "alive": seen.alive},
+        "line": line,
+    }

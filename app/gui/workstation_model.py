@@ -106,9 +106,10 @@ def pad_choice(d: DetectedPad) -> str:
 def presence_alert(p: Presence) -> str | None:
     """The gateway banner's error for a presence report, or None when the pad is served."""
     if not p.up:
+        across = "" if p.diode is None else f" Through the data diode: {p.diode.why_no_gateway()}."
         return (
             "Gateway absent: no facility gateway is on the link. Questions cannot be "
-            "answered now; no pad is spent by waiting."
+            f"answered now; no pad is spent by waiting.{across}"
         )
     if not p.serving_pad:
         return (
@@ -116,6 +117,14 @@ def presence_alert(p: Presence) -> str | None:
             "suspended, compromised or destroyed at the facility)."
         )
     return None
+
+
+def presence_note(p: Presence) -> str | None:
+    """The gateway banner's information when the pad is served: across a data diode, when
+    the facility was last heard (the workstation cannot see the gateway itself)."""
+    if p.diode is None:
+        return None
+    return f"Gateway {', '.join(p.serving_pad)}: {p.diode.render()}."
 
 
 def cover_confirmation_text(cost: CoverCost) -> str:

@@ -55,7 +55,7 @@ class WorkstationSession:
             raise
 
     def presence(self) -> Presence:
-        return self.client.presence(timeout=0.5)
+        return self.client.presence(timeout=0.5, with_diode=True)
 
     def status(self) -> PadStatus:
         return read_status(self.pad_dir, queries_per_day=self.queries_per_day)

@@ -45,6 +45,7 @@ from app.gui.workstation_model import (
     pad_line,
     preferred_pad,
     presence_alert,
+    presence_note,
 )
 from app.gui.workstation_session import WorkstationSession
 from custody.link.presence import Presence
@@ -319,7 +320,10 @@ class WorkstationView(QWidget):
 
     def show_presence(self, p: Presence) -> None:
         alert = presence_alert(p)
-        if alert is None:
+        note = presence_note(p)
+        if alert is None and note is not None:
+            self.gateway_banner.show_message("info", note)
+        elif alert is None:
             self.gateway_banner.clear()
         else:
             self.gateway_banner.show_message("error", alert)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from custody.errors import PadRollbackError
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
+from custody.link.diode.status import DiodeSeen
 from custody.link.zenoh_transport import Transport
 from custody.pad.pad_copy import PadCopy
 
@@ -37,6 +38,7 @@ class Presence:
     gateways: tuple[str, ...]
     serving_pad: tuple[str, ...]
     w2f_floor: int = 0  # the gateway's hint: lowest question offset it accepts
+    diode: DiodeSeen | None = None  # across a data diode: what this side's receiver last heard
 
     @property
     def up(self) -> bool:

@@ -25,6 +25,7 @@ custody.link.cover_sender (cover traffic).
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import logging
 import queue
 import secrets
@@ -47,6 +48,7 @@ from custody.errors import (
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
 from custody.link.cover_sender import CoverSender
+from custody.link.diode.status import DiodeSeen, diode_seen
 from custody.link.messages import CoverCost, cover_cost
 from custody.link.outbox import Outbox
 from custody.link.presence import GatewayWatch, Presence, catch_up_with_facility
@@ -75,7 +77,7 @@ class Answer:
     text: str
     query_frames: int
     answer_frames: int
-    retransmissions: int
+    retransmissions: int  # of this query's frames, when its answer did not progress
     w2f_bytes: int  # pad bytes the question consumed
     f2w_bytes: int  # pad bytes the answer consumed
 
@@ -138,15 +140,29 @@ class WorkstationClient:
             self.stats["inbox-full-dropped"] += 1  # recovered by retransmission
 
     # -- presence (no pad spent) -----------------------------------------------------------
-    def presence(self, timeout: float | None = None) -> Presence:
-        return self._gateways.presence(timeout or self.presence_timeout)
+    def presence(self, timeout: float | None = None, *, with_diode: bool = False) -> Presence:
+        """The gateways' tokens; with_diode: and what a diode receiver on this side last heard
+        (one Zenoh query more: for displays, not for every question)."""
+        p = self._gateways.presence(timeout or self.presence_timeout)
+        if with_diode:
+            p = dataclasses.replace(p, diode=self.via_diode())
+        return p
+
+    def via_diode(self) -> DiodeSeen | None:
+        """The f2w diode receiver's word on the facility, or None when there is no diode."""
+        return diode_seen(self.transport)
 
     def check_gateway(self) -> Presence:
         p = self.presence()
         if not p.up:
+            seen = self.via_diode()
+            across = (
+                "gateway down, or the routers are not connected"
+                if seen is None
+                else (seen.why_no_gateway())
+            )
             raise GatewayDownError(
-                "no facility gateway is on the link (gateway down, or the routers are not "
-                "connected); no pad was spent"
+                f"no facility gateway is on the link ({across}); no pad was spent"
             )
         if not p.serving_pad:
             raise WrongPadError(
@@ -203,6 +219,7 @@ class WorkstationClient:
             frames = seal_question(self.copy, self._pad_lock, query_id, parts, bucket)
             self.outbox.put(query_id, frames)
             pending = PendingAnswer(query_id, frames)
+            retransmitted_before = self.stats["retransmitted-queries"]
             try:
                 text = self._exchange(pending, on_chunk, timeout or self.answer_timeout)
             finally:
@@ -212,7 +229,7 @@ class WorkstationClient:
                 text,
                 len(frames),
                 pending.answer_frames,
-                self.stats["retransmitted-queries"],
+                self.stats["retransmitted-queries"] - retransmitted_before,  # this query's
                 sum(frame.parse_header(f).range_len for f in frames),
                 pending.f2w_bytes,
             )

@@ -22,10 +22,30 @@ class DiodeSeen:
     alive: bool
     gateways: tuple[str, ...]
 
-    def render(self) -> str:
+    def render(self, *, last: bool = False) -> str:
+        """ "facility seen 0.4 s ago (via diode)"; last: "facility last seen …" (it is gone)."""
         if self.heard_s_ago is None:
-            return "facility not seen yet (via diode: the receiver has heard nothing)"
-        return f"facility seen {self.heard_s_ago:.1f} s ago (via diode)"
+            return "facility not seen yet (via diode: its receiver here has heard nothing)"
+        return f"facility {'last ' if last else ''}seen {_ago(self.heard_s_ago)} ago (via diode)"
+
+    def why_no_gateway(self) -> str:
+        """Why a workstation behind the diode sees no gateway, as far as the receiver knows."""
+        if self.alive:
+            return (
+                f"the data diode works ({self.render()}) but no gateway is announced across "
+                "it: the gateway is down"
+            )
+        return f"{self.render(last=True)}: the diode, a bridge or the facility is down"
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def diode_seen(
