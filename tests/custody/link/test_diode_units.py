@@ -44,7 +44,7 @@ class Sender:
                     symbol_size=S,
                     k=k,
                     packet=packet,
-                )  # fmt: skip
+                )
             )
             self.seq += 1
         self.block += 1
@@ -72,6 +72,13 @@ def side():
     endpoint = free_endpoint()
     router = Transport(LinkConfig.router(endpoint))
     capture = Capture(endpoint)
+    # the capture's subscription reaches the router a moment after it is declared: wait for it
+    probe = link_keys.frame_key(bytes(16), Direction.F2W)
+    while not capture.frames:
+        router.publish(probe, b"probe")
+        time.sleep(0.05)
+    time.sleep(0.1)
+    capture.frames.clear()
     receiver = DiodeReceiver(router, Direction.F2W, ("127.0.0.1", 0), stale_after=5.0)
     yield receiver, router, capture
     receiver.close()
