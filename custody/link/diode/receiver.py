@@ -82,11 +82,13 @@ class DiodeReceiver:
         # the current sender session
         self.session: int | None = None
         self._high = -1  # highest sequence number seen
+        self._low = 0  # lowest: where loss counting starts (see _new_session)
         self._seen: set[int] = set()
         self._distinct = 0
         self._pending: collections.OrderedDict[int, _Pending] = collections.OrderedDict()
         self._done: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._highest_block = -1
+        self._low_block = 0
         self._sender_blocks = 0
         self._sender_dropped = 0
         self.last_heard: float | None = None  # monotonic
@@ -127,13 +129,14 @@ class DiodeReceiver:
             self.rejections.event("junk", "refused a datagram that is not ours (%s)", exc)
             return
         if d.session != self.session:
-            self._new_session(d.session)
+            self._new_session(d)
         if d.seq in self._seen or d.seq <= self._high - SEQ_WINDOW:
             self.counts["duplicates"] += 1
             return
         self._seen.add(d.seq)
         self._distinct += 1
         self._high = max(self._high, d.seq)
+        self._low = min(self._low, d.seq)
         if len(self._seen) > 2 * SEQ_WINDOW:
             floor = self._high - SEQ_WINDOW
             self._seen = {s for s in self._seen if s > floor}
@@ -151,16 +154,24 @@ class DiodeReceiver:
             return
         self._data(d, now)
 
-    def _new_session(self, session: int) -> None:
-        if self.session is not None:
+    def _new_session(self, d: dg.Datagram) -> None:
+        joined = self.session is None
+        if not joined:
             log.info(
                 "diode %s: the sender restarted (session %016x); counting afresh",
                 self.direction.value,
-                session,
+                d.session,
             )
             self.counts["sessions"] += 1
             self._fold_session()
-        self.session = session
+        # A sender seen to restart counts from seq 0 and block 0, so the loss of its first
+        # datagrams counts too. The first session this receiver hears may have begun before it
+        # listened (it was restarted, or started second): what was sent before is not lost.
+        self._low = d.seq if joined else 0
+        self._low_block = (
+            (d.blocks_sent if d.kind == dg.KIND_HEARTBEAT else d.block) if joined else 0
+        )
+        self.session = d.session
         self._high = -1
         self._seen.clear()
         self._distinct = 0
@@ -176,17 +187,19 @@ class DiodeReceiver:
         self.counts["blocks_lost_before"] += self._blocks_lost()
 
     def _lost(self) -> int:
-        return max(0, self._high + 1 - self._distinct) if self._high >= 0 else 0
+        return max(0, self._high + 1 - self._low - self._distinct) if self._high >= 0 else 0
 
     def _blocks_lost(self) -> int:
         sent = max(self._sender_blocks, self._highest_block + 1)
-        return max(0, sent - self.counts["blocks_session"] - len(self._pending))
+        done = self.counts["blocks_session"] + len(self._pending)
+        return max(0, sent - self._low_block - done)
 
     def _data(self, d: dg.Datagram, now: float) -> None:
         if d.block in self._done:
             self.counts["late_packets"] += 1  # the block was rebuilt without this one
             return
         self._highest_block = max(self._highest_block, d.block)
+        self._low_block = min(self._low_block, d.block)
         p = self._pending.get(d.block)
         if p is None:
             if len(self._pending) >= MAX_PENDING:
