@@ -43,12 +43,13 @@ DONE_BLOCKS = 4096  # rebuilt block numbers remembered (their late packets are i
 
 
 class _Pending:
-    __slots__ = ("decoder", "first", "k", "sources")
+    __slots__ = ("decoder", "first", "k", "sources", "symbol_size")
 
     def __init__(self, d: dg.Datagram, now: float) -> None:
         self.decoder = fec.BlockDecoder(d.block_len, d.symbol_size)
         self.first = now
         self.k = d.k
+        self.symbol_size = d.symbol_size
         self.sources = 0  # source symbols that arrived (fewer than k at the end: FEC repaired)
 
 
@@ -206,7 +207,7 @@ class DiodeReceiver:
                 self._pending.popitem(last=False)
                 self.counts["blocks_evicted"] += 1
             p = self._pending[d.block] = _Pending(d, now)
-        elif (d.block_len, d.k) != (p.decoder.block_len, p.k):
+        elif (d.block_len, d.k, d.symbol_size) != (p.decoder.block_len, p.k, p.symbol_size):
             self.counts["junk"] += 1
             return
         if d.esi < d.k:
