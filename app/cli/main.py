@@ -1,6 +1,6 @@
 """The `reddoor` command line. Headless: importing this never imports PySide6.
 
-Each command group lives in `app/commands/<group>.py` with a `register(subparsers, common)`
+Each command group lives in `app/cli/<group>_commands.py` with a `register(subparsers, common)`
 function. Errors from the cores are `RedDoorError`s: one line on stderr, the error's exit code.
 Anything else is a bug: one line naming the log file, exit 70, and no traceback on the terminal
 (tracebacks can carry secrets in local variables; the log handler strips them).

@@ -2,7 +2,7 @@
 
 `type=int` and `type=float` accept NaN, infinities, negatives and numbers so large that the
 code using them overflows far from the command line (`ask --cover-rate 1e308` was exit 70).
-Each numeric option names its range here instead; tests/app/test_numeric_options.py drives
+Each numeric option names its range here instead; tests/app/cli/test_numeric_options.py drives
 random values into every one of them and checks that no command has a bare `type=int|float`.
 """
 

@@ -3,7 +3,7 @@
 Writers append inside `BEGIN IMMEDIATE` and read the previous hash inside that transaction, so
 two processes appending at once serialise on SQLite's write lock and can never fork the chain.
 SQL triggers refuse UPDATE and DELETE (defence in depth; the hashes and signed checkpoints are
-the real protection, see ledger_verify.py).
+the real protection, see custody/ledger/verify.py).
 
 The Python API the ceremony and custody code use:
 

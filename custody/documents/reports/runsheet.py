@@ -14,7 +14,7 @@ from custody.documents.reports.shared import LedgerState, document_info, ledger_
 
 def runsheet_data(state: LedgerState | None, script: dict[str, Any]) -> dict[str, Any]:
     """`script` comes from the ceremony layer (custody never imports it): `sha256`, `words`,
-    `steps` [{n, id, title, activity, confirms, event}] — see app/cli/report_commands."""
+    `steps` [{n, id, title, activity, confirms, event}] — see app/cli/report_commands.py."""
     return {
         "report": "runsheet",
         "ledger": None if state is None else state.to_dict(),
