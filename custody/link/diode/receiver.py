@@ -263,7 +263,7 @@ class DiodeReceiver:
         try:
             wanted = {k for k in payload.decode().split("\n") if k}
         except UnicodeDecodeError:
-            wanted = set()
+            wanted = {"\ufffd"}  # not a key: refused below like any foreign key
         good = {k for k in wanted if link_keys.is_gateway_token_key(k)}
         if len(good) != len(wanted) or len(good) > dg.MAX_PRESENCE_KEYS:
             self.counts["refused_keys"] += 1

@@ -103,6 +103,16 @@ class World:
                 "B1",
             ],
             ("practice-pad",): ["--size", "1M", "--out", str(self.existing_file)],
+            # a bad diode address: refused after parsing, before any network
+            ("diode", "send"): ["--direction", "w2f", "--connect", free_endpoint(), "--to", "x"],
+            ("diode", "receive"): [
+                "--direction",
+                "f2w",
+                "--connect",
+                free_endpoint(),
+                "--listen",
+                "x",
+            ],
         }
         return [*path, *opt, *base[path]]
 

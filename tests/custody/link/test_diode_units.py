@@ -121,6 +121,7 @@ def test_losses_within_the_repair_symbols_are_rebuilt_and_counted(side):
 def test_a_whole_block_lost_is_counted_from_the_heartbeat(side):
     receiver, _router, _capture = side
     s = Sender()
+    feed(receiver, [s.heartbeat()])  # the receiver hears the session from its start
     s.datagrams(frame_record(F2W_KEY))  # never arrives
     feed(receiver, [*s.datagrams(frame_record(F2W_KEY)), s.heartbeat()])
     st = receiver.status()
