@@ -165,8 +165,10 @@ def test_presence_is_mirrored_refused_when_foreign_and_withdrawn_when_stale(side
         "reddoor/v1/gateway/Ev!l/alive",
     ):
         feed(receiver, s.datagrams(presence_record(good[0], bad)), now)
+    not_utf8 = dg.encode_record(dg.RECORD_PRESENCE, "", b"\xff\xfe")
+    feed(receiver, s.datagrams(not_utf8), now)
     assert alive() == sorted(good)
-    assert receiver.status()["refused_keys"] == 3
+    assert receiver.status()["refused_keys"] == 4
     # the facility withdrew its floor token
     feed(receiver, s.datagrams(presence_record(*good[:2])), now)
     assert alive() == sorted(good[:2])
