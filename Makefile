@@ -17,6 +17,8 @@ APT_PACKAGES := softhsm2 opensc poppler-utils zbar-tools libgs-common libegl1 li
 	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
 	libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-randr0 \
 	libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core cups-client
+# systemd-analyze (verify, security --offline) for tests/packaging/test_systemd_units.py
+APT_PACKAGES += systemd
 SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 
 .PHONY: run test test-fast lint bench screenshots setup system-packages clean

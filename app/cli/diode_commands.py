@@ -9,7 +9,8 @@ import socket
 import sys
 from typing import Any
 
-from app.cli.link_commands import _tls, _tls_args, _wait_for_signal
+from app.cli import config_file
+from app.cli.link_commands import _tls, _tls_args, _wait_for_signal, check_link
 from app.cli.numeric_options import bit_rate, integer, real, seconds
 from custody.errors import UsageError
 
@@ -85,6 +86,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--heartbeat", type=seconds(), default=1.0, help="seconds between heartbeats (default 1)"
     )
     s.set_defaults(handler=cmd_send)
+    config_file.enable(s, lambda args: _check(args, "to"))
     r = dsub.add_parser(
         "receive",
         parents=[common],
@@ -109,6 +111,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="socket receive buffer (default 8 MiB; the kernel caps it at net.core.rmem_max)",
     )
     r.set_defaults(handler=cmd_receive)
+    config_file.enable(r, lambda args: _check(args, "listen"))
+
+
+def _check(args: argparse.Namespace, udp: str) -> list[str]:
+    """--check-config: the UDP address (`udp`: the option naming it) and the Zenoh side."""
+    problems = check_link(args, "connect")
+    value = getattr(args, udp)
+    if value:
+        config_file.collect(problems, lambda: udp_endpoint(value), f"--{udp}")
+    return problems
 
 
 def _transport(args: argparse.Namespace) -> Any:

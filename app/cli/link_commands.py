@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.cli import config_file
 from app.cli.numeric_options import cover_bucket, cover_rate, integer, seconds
 from custody.errors import UsageError
 
@@ -39,6 +41,68 @@ def _tls(args: argparse.Namespace) -> Any:
     return TlsSettings(args.tls_root_ca, args.tls_cert, args.tls_key, args.mtls)
 
 
+def check_link(args: argparse.Namespace, *endpoints: str) -> list[str]:
+    """--check-config problems of the Zenoh side: the named endpoint options and the TLS files."""
+    from custody.link.zenoh_transport import MAX_PEM_BYTES, check_endpoint
+
+    problems: list[str] = []
+    for name in endpoints:
+        value = getattr(args, name)
+        if value:
+            config_file.collect(problems, lambda v=value: check_endpoint(v), f"--{name}")
+    for opt in ("tls_root_ca", "tls_cert", "tls_key"):
+        path = getattr(args, opt)
+        what = f"the --{opt.replace('_', '-')} file"
+        if path is not None:
+            config_file.collect(
+                problems, lambda p=path, w=what: config_file.readable_file(p, w, MAX_PEM_BYTES)
+            )
+    if bool(args.tls_cert) != bool(args.tls_key):
+        problems.append("TLS needs both a certificate and its private key (--tls-cert, --tls-key)")
+    return problems
+
+
+def check_router(args: argparse.Namespace) -> list[str]:
+    return check_link(args, "listen", "connect")
+
+
+def check_gateway(args: argparse.Namespace) -> list[str]:
+    """What `reddoor gateway` with these settings would trip over at start, found up front."""
+    from custody.ledger import home
+
+    problems = check_link(args, "connect", "listen")
+    collect = config_file.collect
+    if args.pads is not None:
+        collect(problems, lambda: config_file.directory(args.pads, "the --pads directory"))
+    if args.pin_file is not None:
+        collect(problems, lambda: home.read_secret_file(args.pin_file, "PIN"))  # never shown
+    if args.home is None and args.pads is None:
+        problems.append("no facility pads to serve: give pads (--pads) or a home (--home)")
+    if args.home is not None:
+        collect(problems, lambda: _check_home(args))
+    if args.backend == "openai" and not args.openai_url:
+        problems.append("the openai backend needs --openai-url")
+    if args.chronicle is not None and not args.chronicle.parent.is_dir():
+        problems.append(f"the --chronicle directory {args.chronicle.parent} does not exist")
+    return problems
+
+
+def _check_home(args: argparse.Namespace) -> None:
+    """The home is an initialised facility home whose HSM module is there, with a PIN source."""
+    from custody.ledger import home
+
+    path = home.resolve_home(args.home)
+    settings = home.load_settings(path)
+    if settings.practice:
+        return
+    if not os.access(settings.pkcs11_module, os.R_OK):
+        raise UsageError(f"the home's PKCS#11 module {settings.pkcs11_module} cannot be read")
+    if args.pin_file is None and not sys.stdin.isatty():
+        raise UsageError(
+            f"{path} is a production home: give pin-file (a service has no terminal to prompt on)"
+        )
+
+
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     r = sub.add_parser(
         "router",
@@ -51,6 +115,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     r.add_argument("--connect", default=None, help="another router to join (optional)")
     _tls_args(r)
     r.set_defaults(handler=cmd_router)
+    config_file.enable(r, check_router)
 
     g = sub.add_parser(
         "gateway",
@@ -107,6 +172,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     _tls_args(g)
     g.set_defaults(handler=cmd_gateway)
+    config_file.enable(g, check_gateway)
 
     a = sub.add_parser(
         "ask",

@@ -15,7 +15,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from app.cli import config_file
 from custody import __version__
 from custody.errors import RedDoorError
 
@@ -43,6 +45,15 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if not getattr(self, config_file.CONFIG_ATTR, False):
+            return super().parse_known_args(args, namespace)
+        # A server command: its settings file (--config) goes in front of its options.
+        argv = sys.argv[1:] if args is None else list(args)
+        return config_file.parse(self, super().parse_known_args, argv, namespace)
 
 
 def _top_parser() -> _Parser:
@@ -113,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _top_parser() if opens_the_application(argv) else build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    if args.home is None:  # a settings file's home, under any --home given
+        args.home = getattr(args, "config_home", None)
     if args.home is None and os.environ.get("REDDOOR_HOME"):
         args.home = Path(os.environ["REDDOOR_HOME"])
     if not getattr(args, "handler", None):

@@ -202,6 +202,11 @@ CASES: dict[str, str] = {
     "frame inspect < stdin": "frame inspect {X<}",
     "ask - < stdin": "ask - --pad {WS} {X<}",
     "ask --question-file": "ask --question-file {X} --pad {WS}",
+    # settings files of the server commands
+    "router --config": "router --config {X}",
+    "gateway --config": "gateway --config {X}",
+    "diode send --config": "diode send --config {X} --direction w2f --connect tcp/127.0.0.1:1 "
+    "--to udp/127.0.0.1:9",
     # TLS files (Zenoh reads them by path: checked first)
     "router --tls-root-ca": "router --listen tls/127.0.0.1:1 --tls-root-ca {X}",
     "gateway --tls-key": "gateway --pads {FAC} --listen tls/127.0.0.1:1 --tls-cert {VKEY} "
