@@ -20,8 +20,12 @@ APT_PACKAGES := softhsm2 opensc poppler-utils zbar-tools libgs-common libegl1 li
 # systemd-analyze (verify, security --offline) for tests/packaging/test_systemd_units.py
 APT_PACKAGES += systemd
 SCREENSHOT_PACKAGES := xvfb imagemagick xauth
+# The kiosk station tests (tests/packaging/test_kiosk_station.py): the session under Xvfb
+# (xwininfo/xprop from x11-utils, ImageMagick's import), cage for `systemd-analyze verify` of
+# its unit, udevadm (udev) to run the udev rules against a loop device.
+KIOSK_TEST_PACKAGES := $(SCREENSHOT_PACKAGES) x11-utils cage udev systemd e2fsprogs
 
-.PHONY: run test test-fast lint bench screenshots setup system-packages clean
+.PHONY: run test test-fast lint bench screenshots setup system-packages test-packages clean
 
 setup: $(STAMP)
 
@@ -45,13 +49,23 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+# Packages only the tests need (root installs them; without root the tests that need them skip).
+test-packages: $(SYSTEM_STAMP)
+	@missing=""; for p in $(KIOSK_TEST_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "note: not root, tests needing$$missing will skip" >&2; \
+	  else echo "Installing test packages:$$missing"; export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi; \
+	fi
+
 run: setup
 	$(BIN)/reddoor
 
-test: setup
+test: setup test-packages
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: setup
+test-fast: setup test-packages
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
