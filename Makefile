@@ -62,8 +62,10 @@ test-packages: $(SYSTEM_STAMP)
 run: setup
 	$(BIN)/reddoor
 
+# Two workers (pytest-xdist), each test file on one worker: most tests wait on real processes
+# (routers, gateways, bridges, SoftHSM), so two workers on two cores take ~12 min instead of ~17.
 test: setup test-packages
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 test-fast: setup test-packages
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
