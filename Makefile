@@ -25,14 +25,22 @@ SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 # its unit, udevadm (udev) to run the udev rules against a loop device.
 KIOSK_TEST_PACKAGES := $(SCREENSHOT_PACKAGES) x11-utils cage udev systemd e2fsprogs
 
-.PHONY: run test test-fast lint bench screenshots setup system-packages test-packages clean
+# Building and checking the .deb (tests/packaging, `make deb`): dpkg-dev, lintian, and the
+# package's Depends that APT_PACKAGES lacks (Qt's wayland platform plugin, for the kiosk), so
+# that `dpkg -i` of the built package succeeds.
+DEB_PACKAGES := dpkg-dev lintian xz-utils adduser libwayland-client0 libwayland-cursor0 \
+	libwayland-egl1
+# `make deb`: xz level 6 (the smallest; DEB_LEVEL=1 packs in seconds instead of minutes).
+DEB_LEVEL ?= 6
+
+.PHONY: run test test-fast lint bench screenshots setup system-packages test-packages deb clean
 
 setup: $(STAMP)
 
 system-packages: $(SYSTEM_STAMP)
 
 $(SYSTEM_STAMP): Makefile
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@missing=""; for p in $(APT_PACKAGES) $(DEB_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -71,8 +79,8 @@ test-fast: setup test-packages
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check app ceremony custody tests
-	$(BIN)/ruff format --check app ceremony custody tests
+	$(BIN)/ruff check app ceremony custody resources packaging tests
+	$(BIN)/ruff format --check app ceremony custody resources packaging tests
 	$(BIN)/mypy ceremony custody
 
 bench: setup
@@ -83,5 +91,9 @@ screenshots: setup
 	  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $(SCREENSHOT_PACKAGES) >/dev/null); done
 	$(BIN)/python -m tests.screenshots
 
+# dist/reddoor_<version>_<arch>.deb (packaging/README.md)
+deb: setup
+	$(BIN)/python packaging/build_deb.py --out dist --compression xz --level $(DEB_LEVEL)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -69,10 +69,12 @@ def launch_gui(args: argparse.Namespace) -> int:
 
     from app.gui.install_settings import default_home, load_settings
     from app.gui.main_window import MainWindow
+    from app.gui.widgets import application_icon
 
     app = QApplication(QT_ARGV)
     app.setApplicationName("Red Door")
     app.setDesktopFileName("reddoor")
+    app.setWindowIcon(application_icon())
 
     def show_crash(text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Critical, "Red Door: internal error", "")
@@ -113,6 +115,7 @@ def _report_shown(window: Any, kiosk: bool, t0: float) -> None:
 
     line = {"shown": window.isVisible(), "launch_gui_s": round(time.perf_counter() - t0, 4)}
     line["kiosk"] = kiosk
+    line["window_icon"] = not window.windowIcon().isNull()
     line.update(kiosk_shape(window))
     print(json.dumps(line), flush=True)
     QApplication.exit(0)  # not quit(): that asks each window to close, and a kiosk refuses

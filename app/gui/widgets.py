@@ -8,9 +8,10 @@ rich text for a QLabel whose text looks like HTML, and rich text can load images
 from __future__ import annotations
 
 import hashlib
+from string import Template
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from custody.fingerprint_words import phrase
+from resources import ICON_SIZES, icon_png, read_text
 
 
 class PlainLabel(QLabel):
@@ -51,6 +53,17 @@ def error_label(parent: QWidget | None, object_name: str | None = "dialogError")
     return label
 
 
+def application_icon() -> QIcon:
+    """The red door (resources/icons), every rendered size, for the windows and the task bar.
+    Built from bytes so it works wherever importlib.resources finds the files."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        pixmap = QPixmap()
+        if pixmap.loadFromData(icon_png(size), "PNG"):
+            icon.addPixmap(pixmap)
+    return icon
+
+
 def plain_view(text: str = "", parent: QWidget | None = None) -> QPlainTextEdit:
     view = QPlainTextEdit(parent)
     view.setReadOnly(True)
@@ -72,9 +85,15 @@ class ClassificationBanner(QLabel):
         self.setFont(font)
         self.setFixedHeight(26)
         self.setStyleSheet(
-            f"QLabel#classificationBanner {{ background: {_colour(background)}; "
-            f"color: {_colour(foreground)}; letter-spacing: 1px; }}"
+            banner_style("classification-banner", _colour(background), _colour(foreground))
         )
+
+
+def banner_style(name: str, background: str, foreground: str) -> str:
+    """resources/qss/NAME.qss with its two colours filled in (checked colours only: a style
+    sheet is a small language, and settings text must not write into it)."""
+    template = Template(read_text(f"qss/{name}.qss"))
+    return template.substitute(background=background, foreground=foreground)
 
 
 def _colour(text: str) -> str:
@@ -111,11 +130,7 @@ class StatusBanner(QFrame):
     def show_message(self, level: str, text: str) -> None:
         self.level = level
         bg, fg = LEVEL_STYLE.get(level, LEVEL_STYLE["info"])
-        self.setStyleSheet(
-            f"QFrame#statusBanner {{ background: {bg}; border: 1px solid {fg}; "
-            "border-radius: 4px; }"
-            f"QFrame#statusBanner QLabel {{ color: {fg}; font-weight: bold; }}"
-        )
+        self.setStyleSheet(banner_style("status-banner", bg, fg))
         self.label.setText(text)
         self.show()
 

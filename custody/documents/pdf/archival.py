@@ -15,15 +15,14 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from custody.documents.pdf import PdfError
 from custody.documents.pdf.text import plain
+from resources import data_lines
 
 if TYPE_CHECKING:
     from custody.documents.pdf.document import DocumentInfo
 
-# sRGB ICC profiles shipped by Debian packages, in order of preference (Makefile: libgs-common).
-ICC_PROFILES = (
-    Path("/usr/share/color/icc/colord/sRGB.icc"),
-    Path("/usr/share/color/icc/ghostscript/srgb.icc"),
-)
+# sRGB ICC profiles shipped by Debian packages, in order of preference (Makefile and the .deb:
+# libgs-common). The list is data: resources/color/srgb-profiles.txt.
+ICC_PROFILES = tuple(Path(line) for line in data_lines("color/srgb-profiles.txt"))
 
 
 def icc_profile() -> bytes:

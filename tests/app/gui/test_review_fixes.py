@@ -120,6 +120,7 @@ def test_real_launch_normal_window_is_not_kiosk(tmp_path):
     settings = {"mode": "workstation", "router_endpoint": "tcp/127.0.0.1:9"}
     shown = _launch(tmp_path, settings=settings)
     assert shown["shown"] and not shown["kiosk"] and not shown["frameless"]
+    assert shown["window_icon"]  # the red door from resources/icons (QApplication.setWindowIcon)
 
 
 # -- 4. no secrets-bearing dialog over the lock screen ----------------------------------------
