@@ -154,7 +154,9 @@ def _leftovers(files: list[Path], allowed: set[Path]) -> list[str]:
     for path in files:
         if path in allowed or not os.path.lexists(path):
             continue
-        if path.is_dir() and not path.is_symlink() and any(path.iterdir()):
+        # (a directory the system made a symlink, such as /lib on a merged-/usr Debian, counts
+        # as the directory it points to)
+        if path.is_dir() and any(path.iterdir()):
             continue
         left.append(str(path))
     return left
