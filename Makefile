@@ -24,6 +24,10 @@ SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 # (xwininfo/xprop from x11-utils, ImageMagick's import), cage for `systemd-analyze verify` of
 # its unit, udevadm (udev) to run the udev rules against a loop device.
 KIOSK_TEST_PACKAGES := $(SCREENSHOT_PACKAGES) x11-utils cage udev systemd e2fsprogs
+# promtool (`check rules`, `test rules`) for tests/packaging/test_prometheus_rules.py: Debian has
+# no package of its own for it, only the prometheus server's. On a host whose init is systemd
+# that package also starts prometheus.service (port 9090); `systemctl disable --now prometheus`.
+PROMETHEUS_TEST_PACKAGES := prometheus
 
 # Building and checking the .deb (tests/packaging, `make deb`): dpkg-dev, lintian, and the
 # package's Depends that APT_PACKAGES lacks (Qt's wayland platform plugin, for the kiosk), so
@@ -59,7 +63,7 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 
 # Packages only the tests need (root installs them; without root the tests that need them skip).
 test-packages: $(SYSTEM_STAMP)
-	@missing=""; for p in $(KIOSK_TEST_PACKAGES); do \
+	@missing=""; for p in $(KIOSK_TEST_PACKAGES) $(PROMETHEUS_TEST_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "note: not root, tests needing$$missing will skip" >&2; \
