@@ -9,7 +9,7 @@ import socket
 import sys
 from typing import Any
 
-from app.cli import config_file
+from app.cli import config_file, metrics_options
 from app.cli.link_commands import _tls, _tls_args, _wait_for_signal, check_link
 from app.cli.numeric_options import bit_rate, integer, real, seconds
 from custody.errors import UsageError
@@ -41,6 +41,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--connect", required=True, help="this side's Zenoh router endpoint")
     _tls_args(p)
+    metrics_options.add_args(p)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -123,6 +124,17 @@ def _check(args: argparse.Namespace, udp: str) -> list[str]:
     return problems
 
 
+def _diode_collector(bridge: Any, *, receiver: bool) -> Any:
+    """What `metrics_options.serving` registers for a bridge: its status() at each scrape."""
+
+    def add(server: Any) -> None:
+        from custody.link.metrics import DiodeCollector
+
+        server.add(DiodeCollector(bridge.status, receiver=receiver))
+
+    return add
+
+
 def _transport(args: argparse.Namespace) -> Any:
     from custody.link.zenoh_transport import LinkConfig, Transport
 
@@ -135,6 +147,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     to = udp_endpoint(args.to)
     direction = Direction(args.direction)
+    metrics_options.validate(args)
     with _transport(args) as transport:
         sender = DiodeSender(
             transport,
@@ -154,7 +167,8 @@ def cmd_send(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            _wait_for_signal()
+            with metrics_options.serving(args, _diode_collector(sender, receiver=False)):
+                _wait_for_signal()
         finally:
             sender.close()
             print(f"reddoor: diode send {direction.value}: {sender.summary()}", file=sys.stderr)
@@ -168,6 +182,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
 
     listen = udp_endpoint(args.listen)
     direction = Direction(args.direction)
+    metrics_options.validate(args)
     with _transport(args) as transport:
         try:
             receiver = DiodeReceiver(
@@ -188,7 +203,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            _wait_for_signal()
+            with metrics_options.serving(args, _diode_collector(receiver, receiver=True)):
+                _wait_for_signal()
         finally:
             receiver.close()
             print(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.cli import config_file
+from app.cli import config_file, metrics_options
 from app.cli.numeric_options import cover_bucket, cover_rate, integer, seconds
 from custody.errors import UsageError
 
@@ -59,6 +59,8 @@ def check_link(args: argparse.Namespace, *endpoints: str) -> list[str]:
             )
     if bool(args.tls_cert) != bool(args.tls_key):
         problems.append("TLS needs both a certificate and its private key (--tls-cert, --tls-key)")
+    if hasattr(args, "metrics"):
+        metrics_options.check(args, problems)
     return problems
 
 
@@ -114,6 +116,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     r.add_argument("--listen", default="tcp/127.0.0.1:7447", help="endpoint to listen on")
     r.add_argument("--connect", default=None, help="another router to join (optional)")
     _tls_args(r)
+    metrics_options.add_args(r)
     r.set_defaults(handler=cmd_router)
     config_file.enable(r, check_router)
 
@@ -171,6 +174,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "--workers", type=integer(1, MAX_WORKERS), default=8, help="backend worker threads"
     )
     _tls_args(g)
+    metrics_options.add_args(g)
     g.set_defaults(handler=cmd_gateway)
     config_file.enable(g, check_gateway)
 
@@ -319,9 +323,17 @@ def cmd_router(args: argparse.Namespace) -> int:
         connect=(check_endpoint(args.connect),) if args.connect else (),
         tls=_tls(args),
     )
-    with Transport(cfg):
-        print(f"reddoor: router listening on {args.listen}", file=sys.stderr, flush=True)
-        _wait_for_signal()
+    metrics_options.validate(args)
+    with Transport(cfg) as transport:
+
+        def collectors(server: Any) -> None:
+            from custody.link.metrics import RouterCollector
+
+            server.add(RouterCollector(transport))
+
+        with metrics_options.serving(args, collectors):
+            print(f"reddoor: router listening on {args.listen}", file=sys.stderr, flush=True)
+            _wait_for_signal()
     return 0
 
 
@@ -376,6 +388,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         backend.piece = max(1, args.echo_piece)
     if args.cache_max_mb < 1 or args.cache_max_age <= 0:
         raise UsageError("--cache-max-mb and --cache-max-age must be positive")
+    metrics_options.validate(args)
+    observer = None
+    if args.metrics:
+        from custody.link.metrics import MetricsServer, PrometheusObserver, parse_endpoint
+
+        metrics_server = MetricsServer(*parse_endpoint(args.metrics, public=args.metrics_public))
+        observer = PrometheusObserver(metrics_server.registry)
     chronicle = None
     own_home = None  # a home opened here (not by the chronicle's thread)
     home_obj: Any = None
@@ -415,12 +434,19 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 cache_max_age=args.cache_max_age,
                 cover_rate=args.cover_rate,
                 cover_bucket=args.cover_bucket,
+                observer=observer,
             )
             chronicle = None  # the gateway closes it
             try:
                 if gw.cover is not None:
                     print(f"reddoor: {gw.cover.render()} per pad", file=sys.stderr, flush=True)
                 gw.start()
+                if observer is not None:
+                    from custody.link.metrics import GatewayCollector
+
+                    metrics_server.add(GatewayCollector(gw))
+                    metrics_server.start()
+                    metrics_options.announce(metrics_server)
                 if home_obj is not None:
                     # Ledger state decides what is served: production homes only active pads;
                     # a compromised, suspended or destroyed pad stops within a poll (issue 6).
@@ -448,6 +474,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 )
                 _wait_for_signal()
             finally:
+                if observer is not None:
+                    metrics_server.close()
                 gw.stop()
     finally:
         if guard is not None:

@@ -26,6 +26,13 @@ from custody.link.backends import Backend
 from custody.link.chronicle import Chronicle, QueryRecord
 from custody.link.f2w_sender import Exhausted, F2WSender, frame_range
 from custody.link.lane import Lane
+from custody.link.observer import (
+    ANSWERED,
+    BACKEND_ERROR,
+    REFUSED,
+    LinkObserver,
+    query_count_key,
+)
 from custody.pad import frame
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,7 @@ class Answerer:
         stopping: threading.Event,
         chunk_bytes: int,
         flush_interval: float,
+        observer: LinkObserver | None = None,
     ) -> None:
         self.sender = sender
         self.backend = backend
@@ -75,6 +83,7 @@ class Answerer:
         self.stopping = stopping
         self.chunk_bytes = chunk_bytes
         self.flush_interval = flush_interval
+        self.observer = observer or LinkObserver()
 
     def _emit(self, lane: Lane, qid: bytes, rec: QueryRecord, data: bytes, end: bool) -> None:
         self.cache.append(lane.pad_id, qid, data, end=end)
@@ -82,8 +91,14 @@ class Answerer:
         rec.answer_frames += 1
         rec.f2w_ranges.append(frame_range(data))
 
-    def answer(self, lane: Lane, qid: bytes, body: bytes, rec: QueryRecord) -> None:
+    def answer(
+        self, lane: Lane, qid: bytes, body: bytes, rec: QueryRecord, *, whole: float | None = None
+    ) -> None:
+        """Answer one whole question (`whole`: when it became whole, time.monotonic(); the
+        answer latency of the metrics counts from there, queueing for a worker included)."""
         t0 = time.monotonic()
+        backend_s = 0.0  # time spent inside the backend's stream (its latency, not ours)
+        in_backend = False
         seq = 0
         buf = b""
         last_flush = t0
@@ -139,7 +154,16 @@ class Answerer:
                 skipped = link_messages.skip_send_to(lane.copy, q.f2w_floor, MAX_SKIP)
             if skipped:
                 log.info("skipped %d f2w pad bytes up to the workstation's floor", skipped)
-            for piece in self.backend.stream(q.question, classification=q.classification):
+            in_backend = True
+            stream = iter(self.backend.stream(q.question, classification=q.classification))
+            while True:
+                b0 = time.monotonic()
+                try:
+                    piece = next(stream)
+                except StopIteration:
+                    break
+                finally:
+                    backend_s += time.monotonic() - b0
                 if lane.suspended or self.stopping.is_set():
                     rec.outcome = "suspended"
                     return
@@ -151,6 +175,8 @@ class Answerer:
                     head, buf = link_messages.split_text(buf, self.chunk_bytes)
                     send(frame.Kind.ANSWER_CHUNK, head)
                     last_flush = now
+            in_backend = False
+            self.observer.backend_finished(backend_s, failed=False)
             while len(buf) > self.sender.max_payload:
                 head, buf = link_messages.split_text(buf, self.sender.max_payload)
                 send(frame.Kind.ANSWER_CHUNK, head)
@@ -158,6 +184,8 @@ class Answerer:
             rec.outcome = "answered"
         except BackendError as exc:
             rec.outcome = "error"
+            if in_backend:
+                self.observer.backend_finished(backend_s, failed=True)
             log.warning("backend error for pad %s: %s", lane.pad_id.hex()[:8], exc.message)
             while buf:
                 head, buf = link_messages.split_text(buf, self.chunk_bytes)
@@ -172,10 +200,27 @@ class Answerer:
                 self._exhausted(lane, qid, rec, seq)
         finally:
             self.active.discard(lane.pad_id, qid)
-            rec.total_ms = round((time.monotonic() - t0) * 1000, 3)
+            end = time.monotonic()
+            rec.total_ms = round((end - t0) * 1000, 3)
+            self._count(lane, rec, backend_failed=in_backend)
+            if rec.outcome == "answered":
+                self.observer.answer_finished(end - (t0 if whole is None else whole))
             rec.finished_at = time.time()
             if self.chronicle is not None:
                 self.chronicle.record_query(rec)
+
+    @staticmethod
+    def _count(lane: Lane, rec: QueryRecord, *, backend_failed: bool) -> None:
+        """The question's outcome for the metrics: answered, the backend failed (an ERROR frame
+        went out), or refused (not answered for any other reason: malformed, pad exhausted,
+        pad suspended, the gateway stopping)."""
+        if rec.outcome == "answered":
+            outcome = ANSWERED
+        elif rec.outcome == "error" and backend_failed:
+            outcome = BACKEND_ERROR
+        else:
+            outcome = REFUSED
+        lane.count(query_count_key(outcome))
 
     def answer_error(self, lane: Lane, qid: bytes, rec: QueryRecord, text: str, seq: int) -> None:
         rec.outcome = "error"

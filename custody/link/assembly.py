@@ -31,6 +31,7 @@ from custody.link.backends import Backend
 from custody.link.chronicle import Chronicle, QueryRecord
 from custody.link.f2w_sender import Exhausted, F2WSender, frame_range
 from custody.link.lane import Assembly, Lane
+from custody.link.observer import REFUSED, REPLAYED, query_count_key
 from custody.pad import frame
 from custody.rate_limited_log import RateLimitedLog
 
@@ -110,11 +111,12 @@ class QuestionAssembler:
             # Both under the lock `on_replay` decides under: to it, a question of this process
             # is always assembling, active or closed, never none of them.
             self.active.add(lane.pad_id, qid)
+        whole = time.monotonic()
         if self.inline:
-            self.answerer.answer(lane, qid, body, rec)
+            self.answerer.answer(lane, qid, body, rec, whole=whole)
             return
         try:
-            self.jobs.put_nowait(lambda: self.answerer.answer(lane, qid, body, rec))
+            self.jobs.put_nowait(lambda: self.answerer.answer(lane, qid, body, rec, whole=whole))
         except queue.Full:
             self.close_unanswered(lane, qid, rec, "the facility is busy; ask again shortly")
 
@@ -122,6 +124,7 @@ class QuestionAssembler:
         """Close a question that will not be answered with an ERROR frame, and record it."""
         self.answerer.answer_error(lane, qid, rec, text, 0)
         self.active.discard(lane.pad_id, qid)
+        lane.count(query_count_key(REFUSED))
         rec.finished_at = time.time()
         if self.chronicle is not None:
             self.chronicle.record_query(rec)
@@ -170,6 +173,8 @@ class QuestionAssembler:
                     return
         frames, _ = self.cache.frames(lane.pad_id, qid)
         self.stats["answers-resent"] += 1
+        lane.count(query_count_key(REPLAYED))
+        lane.count("frames-resent", len(frames))
         for f in frames:
             self.sender.publish(lane, f)
 
@@ -188,6 +193,7 @@ class QuestionAssembler:
             else QueryRecord(qid.hex(), lane.pad_id.hex(), self.name, self.backend.name)
         )
         rec.outcome = "lost-in-restart"
+        lane.count(query_count_key(REFUSED))
         rec.finished_at = time.time()
         rec.f2w_ranges.append(frame_range(err))
         if self.chronicle is not None:

@@ -110,6 +110,7 @@ class F2WSender:
                         )
                         continue
                     self.stats["cover-sent"] += 1
+                    lane.count("cover-sent")
                 key = link_keys.frame_key(lane.pad_id, Direction.F2W)
                 try:
                     self.transport.publish(key, data, droppable=True)

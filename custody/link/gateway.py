@@ -46,6 +46,7 @@ from custody.link.backends import Backend
 from custody.link.chronicle import Chronicle
 from custody.link.f2w_sender import F2WSender
 from custody.link.lane import Lane
+from custody.link.observer import LinkObserver
 from custody.link.pad_providers import PadProvider
 from custody.link.receive_mark import ReceiveMarkAnnouncer
 from custody.link.zenoh_transport import Subscription, Transport
@@ -82,6 +83,7 @@ class Gateway:
         cover_rate: float | None = None,
         cover_bucket: int = 1024,
         router_poll_interval: float = 0.5,
+        observer: LinkObserver | None = None,
     ) -> None:
         self.transport = transport
         self.router_poll_interval = router_poll_interval
@@ -135,6 +137,7 @@ class Gateway:
             stopping=self._stopping,
             chunk_bytes=self.chunk_bytes,
             flush_interval=flush_interval,
+            observer=observer,
         )
         self._assembler = QuestionAssembler(
             self.name,
@@ -221,6 +224,10 @@ class Gateway:
     @property
     def pads(self) -> list[bytes]:
         return list(self._lanes)
+
+    def lanes(self) -> list[Lane]:
+        """The pads served, for the metrics (custody.link.metrics reads their counts)."""
+        return list(self._lanes.values())
 
     def stop(self) -> None:
         """Stop serving; close every pad copy (journals written exactly)."""
@@ -327,6 +334,8 @@ class Gateway:
                 )
             return
         self.stats[_OPENED_STAT[msg.kind]] += 1
+        if msg.kind is frame.Kind.COVER:
+            lane.count("cover-received")
         if msg.kind is not frame.Kind.QUERY:
             return  # COVER and PING: spent, nothing to do
         self._assembler.assemble(lane, msg, digest, received)

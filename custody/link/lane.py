@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 from custody.link.chronicle import QueryRecord
@@ -70,3 +71,16 @@ class Lane:
     floor_token: Subscription | None = None  # liveliness hint: our w2f receive high-water mark
     announced_floor: int = -1
     floor_dirty: bool = False
+    # What happened on this pad since start, for the gateway's metrics (custody.link.metrics
+    # reads them at scrape time): outcomes of questions, cover frames, answer frames resent.
+    # Sizes and counts only, never a range or a byte. Under their own lock: several threads.
+    counts: Counter[str] = field(default_factory=Counter)
+    counts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, what: str, n: int = 1) -> None:
+        with self.counts_lock:
+            self.counts[what] += n
+
+    def snapshot_counts(self) -> dict[str, int]:
+        with self.counts_lock:
+            return dict(self.counts)

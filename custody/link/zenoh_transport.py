@@ -284,6 +284,14 @@ class Transport:
         except zenoh.ZError:
             return False
 
+    def session_count(self) -> int | None:
+        """How many Zenoh sessions (clients, peers, routers) this one is connected to now, for a
+        router's metrics; None if Zenoh cannot say."""
+        try:
+            return sum(1 for _ in self._session.info.transports())
+        except (zenoh.ZError, AttributeError):
+            return None
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         if self._closed:

@@ -12,7 +12,7 @@ from typing import Any
 
 from custody.pad import frame
 from custody.pad import usage as pad_usage
-from custody.pad.journal import read_journal
+from custody.pad.journal import JournalState, read_journal
 from custody.pad.manifest import Direction, Manifest
 from custody.pad.pad_copy import WARN_FRACTIONS
 from custody.pad.store import JOURNAL_NAME, read_manifest
@@ -96,8 +96,26 @@ def read_status(
     state_dir: Path | None = None,
 ) -> PadStatus:
     """What is left, and what it buys at the rate observed on this host (or the given one)."""
-    manifest = read_manifest(directory)
-    journal = read_journal(directory / JOURNAL_NAME)
+    return status_of(
+        read_manifest(directory),
+        read_journal(directory / JOURNAL_NAME),
+        bytes_per_query=bytes_per_query,
+        queries_per_day=queries_per_day,
+        state_dir=state_dir,
+    )
+
+
+def status_of(
+    manifest: Manifest,
+    journal: JournalState,
+    *,
+    bytes_per_query: int | None = None,
+    queries_per_day: float | None = None,
+    state_dir: Path | None = None,
+) -> PadStatus:
+    """`read_status` of a manifest and a journal already in hand: a running gateway's metrics
+    (custody.link.metrics) give the same figures as `pad status` from its open copies' journals
+    (the durable marks, so never finer than a reservation block)."""
     send = manifest.region(journal.side.sends)
     recv = manifest.region(journal.side.receives)
     used_recv = max([journal.recv_mark, *(b for _, b in journal.recv_seen)])

@@ -35,10 +35,12 @@ def free_udp() -> tuple[str, int]:
 
 
 class DiodeSite:
-    """Facility home with `pads` vault pads; routers F and S; gateway on F; the bridges."""
+    """Facility home with `pads` vault pads; routers F and S; gateway on F; the bridges.
+    `extra` adds options to a process by its name (gateway, send-w2f, receive-f2w, ...)."""
 
-    def __init__(self, tmp: Path, pads: int) -> None:
+    def __init__(self, tmp: Path, pads: int, extra: dict[str, list[str]] | None = None) -> None:
         self.tmp = tmp
+        self.extra = extra or {}
         self.home = tmp / "home"
         home.init_home(self.home, practice=True)
         self.workstations: list[Path] = []
@@ -65,7 +67,8 @@ class DiodeSite:
         self.procs["router-f"] = spawn("router", "--listen", self.facility, ready="listening")
         self.procs["router-s"] = spawn("router", "--listen", self.scif, ready="listening")
         self.procs["gateway"] = spawn(
-            "gateway", "--home", str(self.home), "--connect", self.facility, ready="serving",
+            "gateway", "--home", str(self.home), "--connect", self.facility,
+            *self.extra.get("gateway", []), ready="serving",
             env={"REDDOOR_STATE_DIR": str(tmp / "gw-state")},
         )  # fmt: skip
         # receivers listen where the relays deliver; senders send into the relays
@@ -86,14 +89,16 @@ class DiodeSite:
         router = self.facility if d == "w2f" else self.scif
         self.procs[f"receive-{d}"] = spawn(
             "diode", "receive", "--direction", d, "--connect", router,
-            "--listen", self._udp(listen), "--stale-after", "3", ready="listening on",
+            "--listen", self._udp(listen), "--stale-after", "3",
+            *self.extra.get(f"receive-{d}", []), ready="listening on",
         )  # fmt: skip
 
     def start_sender(self, d: str) -> None:
         router = self.scif if d == "w2f" else self.facility
         self.procs[f"send-{d}"] = spawn(
             "diode", "send", "--direction", d, "--connect", router,
-            "--to", self.relay[d].endpoint, "--heartbeat", "0.5", ready="sending",
+            "--to", self.relay[d].endpoint, "--heartbeat", "0.5",
+            *self.extra.get(f"send-{d}", []), ready="sending",
         )  # fmt: skip
 
     def kill(self, name: str) -> None:
