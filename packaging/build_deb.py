@@ -157,6 +157,14 @@ def install_tree(stage: Path) -> list[str]:
         install_file(pam, stage / "etc/pam.d" / pam.name)
         conffiles.append(f"/etc/pam.d/{pam.name}")
 
+    # Monitoring: the alert rules (with their promtool unit tests) and the Grafana dashboard, for
+    # the administrator to copy where Prometheus and Grafana read them (docs/operations.md).
+    share = usr / "share/reddoor"
+    for rules in sorted((PACKAGING / "prometheus").glob("*.yml")):
+        install_file(rules, share / "prometheus" / rules.name)
+    for board in sorted((PACKAGING / "grafana").glob("*.json")):
+        install_file(board, share / "grafana" / board.name)
+
     doc = usr / "share/doc/reddoor"
     install_file(DEBIAN / "copyright", doc / "copyright")
     gzip_file(DEBIAN / "changelog", doc / "changelog.gz")

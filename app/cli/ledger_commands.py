@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     verify.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="FILE")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument(
+        "--metrics-textfile",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the result as Prometheus metrics for node_exporter's textfile collector "
+        "(PATH ending in .prom; replaced whole), also when the ledger does not verify",
+    )
     verify.set_defaults(handler=cmd_verify)
 
     log_p = lsub.add_parser("log", parents=[common, pin], help="show the events")
@@ -224,6 +233,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     external = [(str(p), checkpoint.read_note_file(p)) for p in args.checkpoint]
     with _open(args) as h:
         led = h.ledger
+        started = time.monotonic()
         report = verify_ledger(
             led.conn,
             origin=led.origin,
@@ -231,6 +241,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             public_key=led.public_key,
             external=external,
         )
+        if args.metrics_textfile is not None:
+            _write_verify_metrics(args.metrics_textfile, led.conn, report, started)
     if args.json:
         print(json.dumps(report.to_dict(), sort_keys=True))
     elif report.ok:
@@ -245,6 +257,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         suffix = f" (and {more} more problems)" if more else ""
         raise LedgerIntegrityError(f"ledger does not verify: {where}{first.what}{suffix}")
     return 0
+
+
+def _write_verify_metrics(path: Path, conn: Any, report: Any, started: float) -> None:
+    """`ledger verify --metrics-textfile`: the same ledger metrics a gateway serves."""
+    from custody.ledger.health import LedgerSnapshot, VerifyOutcome, checkpoint_state
+    from custody.link.metrics import LedgerCollector, write_textfile
+
+    first = report.first_problem
+    outcome = VerifyOutcome(
+        report.ok,
+        time.time(),
+        time.monotonic() - started,
+        report.size,
+        None if first is None else first.what,
+    )
+    snap = LedgerSnapshot(checkpoint_state(conn), outcome)
+    write_textfile(str(path), [LedgerCollector(lambda: snap)])
 
 
 def cmd_log(args: argparse.Namespace) -> int:

@@ -175,6 +175,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     _tls_args(g)
     metrics_options.add_args(g)
+    g.add_argument(
+        "--verify-interval",
+        type=seconds(),
+        default=3600.0,
+        help="with --metrics and a facility home: verify the whole ledger at start and every "
+        "this many seconds on a thread of its own, for reddoor_ledger_last_verify_success "
+        "(default 3600)",
+    )
     g.set_defaults(handler=cmd_gateway)
     config_file.enable(g, check_gateway)
 
@@ -410,6 +418,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         chronicle = Chronicle(JsonlChronicleSink(args.chronicle))
     token = None if home_obj is None else (home_obj.path, home_obj.token)
     guard = None
+    watch = None
     try:
         if home_obj is not None:
             from custody.lifecycle.marks import MarksGuard
@@ -442,9 +451,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                     print(f"reddoor: {gw.cover.render()} per pad", file=sys.stderr, flush=True)
                 gw.start()
                 if observer is not None:
-                    from custody.link.metrics import GatewayCollector
+                    from custody.link.metrics import GatewayCollector, LedgerCollector
 
                     metrics_server.add(GatewayCollector(gw))
+                    if home_obj is not None:
+                        watch = _ledger_watch(home_obj, args.verify_interval)
+                        metrics_server.add(LedgerCollector(watch.snapshot))
+                        watch.start()
                     metrics_server.start()
                     metrics_options.announce(metrics_server)
                 if home_obj is not None:
@@ -476,6 +489,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             finally:
                 if observer is not None:
                     metrics_server.close()
+                if watch is not None:
+                    watch.close()
                 gw.stop()
     finally:
         if guard is not None:
@@ -485,6 +500,22 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         if own_home is not None:
             own_home.close()
     return 0
+
+
+def _ledger_watch(oh: Any, verify_every: float) -> Any:
+    """The home's ledger checkpoint state and verification on a thread and connection of their
+    own (custody/ledger/health.py), for the metrics."""
+    from custody.ledger import home
+    from custody.ledger.health import LedgerWatch
+
+    led = oh.ledger
+    return LedgerWatch(
+        lambda: home.open_ledger_db(oh.path, oh.settings, oh.token),
+        origin=led.origin,
+        key_name=led.key_name,
+        public_key=led.public_key,
+        verify_every=verify_every,
+    )
 
 
 @contextlib.contextmanager

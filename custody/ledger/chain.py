@@ -71,17 +71,30 @@ CREATE TABLE officer_keys (
 );
 """
 _APPEND_ONLY_TABLES = ("meta", "events", "checkpoints", "officer_keys")
+# When each stored checkpoint was emitted: operational, not evidence (nothing signs it). It feeds
+# the "last checkpoint" metric; ledgers made before it have the table added at their next
+# checkpoint, and their older checkpoints have no time (docs/ledger.md, Checkpoints).
+_CHECKPOINT_TIMES = (
+    "CREATE TABLE IF NOT EXISTS checkpoint_times (id INTEGER PRIMARY KEY, time TEXT NOT NULL)"
+)
 
 
-def _triggers() -> list[str]:
+def _triggers(
+    tables: tuple[str, ...] = _APPEND_ONLY_TABLES, *, if_missing: bool = False
+) -> list[str]:
     parts = []
-    for table in _APPEND_ONLY_TABLES:
+    maybe = "IF NOT EXISTS " if if_missing else ""
+    for table in tables:
         for op in ("UPDATE", "DELETE"):
             parts.append(
-                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"CREATE TRIGGER {maybe}{table}_no_{op.lower()} BEFORE {op} ON {table} "
                 f"BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"
             )
     return parts
+
+
+def _checkpoint_times_schema() -> list[str]:
+    return [_CHECKPOINT_TIMES, *_triggers(("checkpoint_times",), if_missing=True)]
 
 
 def utc_now() -> str:
@@ -195,7 +208,8 @@ class Ledger:
         conn.execute("BEGIN IMMEDIATE")
         try:
             # executescript would COMMIT on its own; run statements inside our transaction.
-            for statement in [s for s in _SCHEMA.split(";") if s.strip()] + _triggers():
+            schema = [s for s in _SCHEMA.split(";") if s.strip()]
+            for statement in schema + _triggers() + _checkpoint_times_schema():
                 conn.execute(statement)
             conn.executemany(
                 "INSERT INTO meta(name, value) VALUES (?, ?)",
@@ -388,8 +402,14 @@ class Ledger:
             )
             note = checkpoint.sign(cp, self.key_name, self.public_key, self._signer)
             if store:
-                self.conn.execute(
+                cur = self.conn.execute(
                     "INSERT INTO checkpoints(size, note) VALUES (?, ?)", (cp.size, note)
+                )
+                for statement in _checkpoint_times_schema():
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO checkpoint_times(id, time) VALUES (?, ?)",
+                    (cur.lastrowid, self._clock()),
                 )
             self.conn.execute("COMMIT")
         except BaseException:

@@ -29,6 +29,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from custody.errors import LinkError, UsageError
+from custody.ledger.health import LedgerSnapshot
 from custody.link.chronicle import LedgerChronicleSink
 from custody.link.gateway import Gateway
 from custody.link.keys import pad_hex
@@ -222,6 +223,69 @@ class GatewayCollector(Collector):
                 family.add_metric([pad], counts.get(key, 0))
         yield outcomes
         yield from per_pad.values()
+
+
+# -- the ledger ----------------------------------------------------------------------------------
+class LedgerCollector(Collector):
+    """A `LedgerWatch` snapshot (custody/ledger/health.py), or a `ledger verify` just run.
+
+    Before the first verification has finished there is no verify series at all (an alert on
+    `== 0` must not fire on a gateway that is still starting)."""
+
+    def __init__(self, snapshot: Callable[[], LedgerSnapshot]) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot()
+        cp = snap.checkpoint
+        if cp is not None:
+            yield GaugeMetricFamily(
+                "reddoor_ledger_events", "Events in the ledger", value=cp.events
+            )
+            yield GaugeMetricFamily(
+                "reddoor_ledger_last_checkpoint_timestamp_seconds",
+                "When the newest checkpoint stored in the ledger was emitted (a ledger without "
+                "one: its creation)",
+                value=cp.last_checkpoint,
+            )
+            yield GaugeMetricFamily(
+                "reddoor_ledger_events_since_checkpoint",
+                "Events the newest stored checkpoint does not cover",
+                value=cp.since_checkpoint,
+            )
+        v = snap.verify
+        if v is not None:
+            yield GaugeMetricFamily(
+                "reddoor_ledger_last_verify_success",
+                "1 if the last full verification of the ledger held, 0 if it did not",
+                value=1 if v.ok else 0,
+            )
+            yield GaugeMetricFamily(
+                "reddoor_ledger_last_verify_timestamp_seconds",
+                "When the last full verification of the ledger finished",
+                value=v.at,
+            )
+            yield GaugeMetricFamily(
+                "reddoor_ledger_last_verify_duration_seconds",
+                "How long the last full verification took",
+                value=v.seconds,
+            )
+
+
+def write_textfile(path: str, collectors: list[Collector]) -> None:
+    """The collectors' metrics as a node_exporter textfile at `path`, replaced whole (a temporary
+    file in the same directory, then a rename: the collector never reads half a file)."""
+    from prometheus_client import write_to_textfile
+
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in collectors:
+        registry.register(collector)
+    try:
+        write_to_textfile(path, registry)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the metrics textfile {path}: {exc.strerror or exc}"
+        ) from None
 
 
 # -- the router --------------------------------------------------------------------------------

@@ -178,6 +178,11 @@ def test_install_run_remove_purge(deb, cleanup, tmp_path: Path) -> None:
         assert Path("/lib/systemd/system", unit.name).read_bytes() == unit.read_bytes()
     for rules in (PACKAGING / "udev").glob("*.rules"):
         assert Path("/lib/udev/rules.d", rules.name).read_bytes() == rules.read_bytes()
+    for name, folder in (("prometheus", "*.yml"), ("grafana", "*.json")):
+        shipped = sorted((PACKAGING / name).glob(folder))
+        assert shipped, name
+        for src in shipped:
+            assert Path("/usr/share/reddoor", name, src.name).read_bytes() == src.read_bytes()
     conffiles = run("dpkg-query", "-W", "-f=${Conffiles}", "reddoor").stdout
     for settings in (PACKAGING / "etc/reddoor").glob("*.toml"):
         assert f"/etc/reddoor/{settings.name} " in conffiles

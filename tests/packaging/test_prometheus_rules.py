@@ -51,6 +51,9 @@ SPEC_METRICS = frozenset(
         "reddoor_ledger_last_checkpoint_timestamp_seconds",
         "reddoor_ledger_last_verify_success",
         "reddoor_ledger_last_verify_timestamp_seconds",
+        "reddoor_ledger_last_verify_duration_seconds",
+        "reddoor_ledger_events_since_checkpoint",
+        "reddoor_ledger_events",
         "reddoor_gateway_up",
         # router
         "reddoor_router_up",

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import socket
+import time
 import urllib.request
 from pathlib import Path
 
@@ -221,5 +222,14 @@ def test_diode_bridges_metrics_match_their_status(cli, tmp_path: Path):
         events = "reddoor_ledger_events_appended_total"
         wait_until(lambda: value(scrape(ports["gateway"]), events) >= 2)
         assert value(scrape(ports["gateway"]), events) == 2
+        # Its home's ledger, verified by the gateway on a thread of its own at start.
+        verified = ("reddoor_ledger_last_verify_success", ())
+        wait_until(lambda: verified in samples(scrape(ports["gateway"])))
+        gw = scrape(ports["gateway"])
+        assert value(gw, "reddoor_ledger_last_verify_success") == 1
+        now = time.time()
+        assert 0 <= now - value(gw, "reddoor_ledger_last_verify_timestamp_seconds") < 600
+        assert 0 <= now - value(gw, "reddoor_ledger_last_checkpoint_timestamp_seconds") < 3600
+        assert value(gw, "reddoor_ledger_events") >= 1
     finally:
         site.close()
