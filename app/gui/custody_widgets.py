@@ -165,14 +165,17 @@ class ConsumptionChart(QWidget):
             texts.append((first, QRectF(plot.left(), by, first_w, line), self.TEXT, left_al))
         return ChartLayout(plot, texts, swatches)
 
-    @staticmethod
-    def _when(t: float) -> str:
-        return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
+    def _when(self, t: float) -> str:
+        """Local time; with seconds when the queries span less than a few hours."""
+        span = self.points[-1][0] - self.points[0][0]
+        fmt = "%Y-%m-%d %H:%M:%S" if span < 6 * 3600 else "%Y-%m-%d %H:%M"
+        return dt.datetime.fromtimestamp(t).strftime(fmt)
 
     def _x_range(self) -> tuple[float, float]:
+        """The first and last query stand off the plot's edges (the first step rises from 0)."""
         t0, t1 = self.points[0][0], self.points[-1][0]
-        pad = max(1.0, (t1 - t0) * 0.02)  # the first step stands off the axis
-        return t0 - pad, t1
+        pad = max(1.0, (t1 - t0) * 0.03)
+        return t0 - pad, t1 + pad
 
     # -- painting ---------------------------------------------------------------------------
     def paintEvent(self, event: Any) -> None:
@@ -206,6 +209,7 @@ class ConsumptionChart(QWidget):
                 y = r.bottom() - pt[idx + 1] / top * r.height()
                 path.lineTo(QPointF(x, path.currentPosition().y()))  # flat until the query
                 path.lineTo(QPointF(x, y))
+            path.lineTo(QPointF(r.right(), path.currentPosition().y()))  # the total, held
             p.setPen(QPen(colour, 2))
             p.drawPath(path)
         p.end()
