@@ -174,7 +174,7 @@ class ConsumptionChart(QWidget):
     def _x_range(self) -> tuple[float, float]:
         """The first and last query stand off the plot's edges (the first step rises from 0)."""
         t0, t1 = self.points[0][0], self.points[-1][0]
-        pad = max(1.0, (t1 - t0) * 0.03)
+        pad = (t1 - t0) * 0.03 or 1.0
         return t0 - pad, t1 + pad
 
     # -- painting ---------------------------------------------------------------------------
