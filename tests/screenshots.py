@@ -1,7 +1,8 @@
 """`make screenshots`: the three modes under Xvfb at 1440x900 and 1024x768 → docs/screenshots.
 
 Each size runs in its own Xvfb server (so the screen really is that size) and its own practice
-facility; the workstation shot asks one question over the embedded router and echo gateway.
+facility; the workstation shot asks three questions over the embedded router and echo gateway,
+and the custody shot shows that pad's history and consumption chart.
 Run `python -m tests.screenshots` (the Makefile installs xvfb first).
 """
 
@@ -89,23 +90,43 @@ def shoot(width: int, height: int) -> None:
                 grab("ceremony-health")  # the health tests' chart on the generation page
             st.answer(True)
     grab("ceremony-receipt")
-    w.set_mode("custody")
-    cv = w.views["custody"]
-    wait(lambda: cv.report is not None and cv.pads_table.rowCount() > 0)
-    cv.pads_table.selectRow(cv.pads_table.rowCount() - 1)
-    grab("custody")
+    # workstation: a few questions over the embedded router and echo gateway, on the new pad
     w.set_mode("workstation")
     ws = w.views["workstation"]
     wait(lambda: ws.pad_combo.count() > 0)
     ws.connect_link()
     wait(lambda: ws.session is not None and ws.pad_status is not None)
-    ws.question_edit.setPlainText(
-        "How do I make this function UNCLASSIFIED without losing functionality?"
+    questions = (
+        "Summarise the attached maintenance log in three bullet points.",
+        "Which of these part numbers appear in both lists? " * 6,
+        "How do I make this function UNCLASSIFIED without losing functionality?",
     )
-    ws.classification_combo.setCurrentText("SECRET")
-    ws.send()
-    wait(lambda: ws.cards and "Query ID" in ws.cards[-1].details.text())
+    for q in questions:
+        ws.question_edit.setPlainText(q)
+        ws.classification_combo.setCurrentText("SECRET")
+        asked = len(ws.cards)
+        ws.send()
+        wait(lambda n=asked: len(ws.cards) > n and "Query ID" in ws.cards[-1].details.text())
+        settle(300)
     grab("workstation")
+    # custody: the pad just used, its history and its consumption chart (from the ledger)
+    w.set_mode("custody")
+    cv = w.views["custody"]
+
+    def asked_pad() -> int | None:
+        found = [i for i, r in enumerate(cv.rows) if (r.queries or 0) >= len(questions)]
+        return found[0] if found else None
+
+    end = time.monotonic() + 60
+    while True:
+        cv.refresh()  # the gateway's chronicle writes its batches a moment after each answer
+        wait(lambda: cv.report is not None and cv.pads_table.rowCount() > 0)
+        settle(300)
+        if asked_pad() is not None or time.monotonic() > end:
+            break
+    row = asked_pad()
+    cv.pads_table.selectRow(row if row is not None else cv.pads_table.rowCount() - 1)
+    grab("custody")
     w.lock("locked after inactivity")
     grab("kiosk-locked")
     w.close()

@@ -1,14 +1,20 @@
 """What the custody & audit view shows, computed from the ledger events and the pad journals.
 
-Qt-free. Pads are grouped from every event whose payload names a `pad_id`; consumption comes
-from the facility copies' journals (bytes used per direction) and the gateway's chronicle
-(consumption over time). `load_custody` is the blocking read a worker runs for
+Qt-free. Pads are grouped from every event whose payload names a `pad_id`. Each pad's state and
+consumption are `custody.lifecycle.states`' records, the same the reports (`reddoor report
+inventory|consumption|pad`) are built from: bytes used per direction and queries are the sums
+of the ledger's `link.query` events, and the consumption chart draws their running total
+(`custody.lifecycle.consumption.cumulative`), so it ends at the reports' figures. The facility
+copies' journals add what `reddoor pad status` says of them (bytes left). A pad whose facility
+copy is here but which the ledger does not record is listed as "not in the ledger", as
+inventory leaves it out. `load_custody` is the blocking read a worker runs for
 `app.gui.custody_view`; the rest turns what it read into the text of the view's tables and
 banner (event lines are `app.gui.event_text`'s). Nothing here writes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterable
@@ -18,15 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from app.gui.event_text import event_detail
 from app.gui.fact_text import local_time, pad_display
-from custody.bounded_read import iter_lines
-from custody.errors import RedDoorError
 from custody.ledger.entry import Event
 from custody.ledger.verify import VerifyReport
-from custody.link.chronicle import MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE
+from custody.lifecycle.consumption import cumulative
 from custody.pad.status import read_status
 
 if TYPE_CHECKING:  # an annotation only: the view passes its open facility
     from app.gui.facility import Facility
+    from custody.lifecycle.states import PadRecord
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ STATE_BY_EVENT = {
     "ceremony.aborted": "aborted",
     "ceremony.failed": "failed",
 }
+NOT_IN_LEDGER = "not in the ledger"
 
 
 @dataclass
@@ -50,12 +56,16 @@ class PadRow:
     created: str = ""
     usb_serial: str = ""
     bag_serial: str = ""
-    consumed_w2f: int | None = None
+    consumed_w2f: int | None = None  # the ledger's link.query sums (as the reports)
     consumed_f2w: int | None = None
+    queries: int | None = None
     last_activity: str = ""
     practice: bool = False
+    in_ledger: bool = False  # the ledger records the pad (states.PadRecord.recorded)
+    left_w2f: int | None = None  # the facility journal, as `reddoor pad status` reads it
+    left_f2w: int | None = None
     events: list[Event] = field(default_factory=list)
-    usage: list[tuple[float, int, int]] = field(default_factory=list)  # (time, w2f, f2w) cum.
+    usage: list[tuple[float, int, int]] = field(default_factory=list)  # (unix time, w2f, f2w) cum.
 
 
 def _find(payload: Any, keys: tuple[str, ...]) -> str:
@@ -77,11 +87,12 @@ def _pad_id_of(payload: dict[str, Any]) -> str:
     return pid if isinstance(pid, str) else ""
 
 
-def pad_rows(
-    events: Iterable[Event],
-    facility_dirs: Iterable[Path] = (),
-    chronicle: Path | None = None,
-) -> list[PadRow]:
+def unix_time(iso: str) -> float:
+    """A ledger time (UTC ISO 8601, `Z`) as seconds since the epoch."""
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def pad_rows(events: Iterable[Event], facility_dirs: Iterable[Path] = ()) -> list[PadRow]:
     rows: dict[str, PadRow] = {}
     ceremony_pad: dict[str, str] = {}
     events_list = list(events)
@@ -112,72 +123,52 @@ def pad_rows(
             log.info("pad %s unreadable (%s)", d.name, type(exc).__name__)
             continue
         pid = status.manifest.pad_id.hex()
-        row = rows.setdefault(pid, PadRow(pid, state="in service", created=status.manifest.created))
+        row = rows.setdefault(pid, PadRow(pid, created=status.manifest.created))
         if not row.created:
             row.created = status.manifest.created
         row.practice = row.practice or status.manifest.mark.value == "PRACTICE"
-        used = {d_: status.length[d_] - status.remaining[d_] for d_ in status.remaining}
-        for direction, n in used.items():
+        for direction, n in status.remaining.items():
             if direction.value == "w2f":
-                row.consumed_w2f = max(0, n)
+                row.left_w2f = n
             else:
-                row.consumed_f2w = max(0, n)
-    if chronicle is not None and chronicle.is_file():
-        _add_usage(rows, chronicle)
-    for pid, state in lifecycle_states(events_list).items():
-        if pid in rows:
-            rows[pid].state = state
+                row.left_f2w = n
+    records = ledger_records(events_list)
+    for pid, row in rows.items():
+        rec = records.get(pid)
+        if rec is None or not rec.recorded:
+            row.state = NOT_IN_LEDGER
+            continue
+        _apply_record(row, rec)
     return sorted(rows.values(), key=lambda r: r.created)
 
 
-def lifecycle_states(events: list[Event]) -> dict[str, str]:
-    """Each pad's state as `custody.lifecycle.states` derives it from the ledger (generated →
-    sealed → in transit → delivered → active → exhausted/retired → destroyed). If the derivation
-    fails this returns nothing and the State column keeps the last ceremony step
-    (`STATE_BY_EVENT`)."""
+def _apply_record(row: PadRow, rec: PadRecord) -> None:
+    """The ledger's word on a pad: its state and its consumption, as the reports give them."""
+    row.in_ledger = True
+    row.state = rec.state.replace("_", " ")
+    row.consumed_w2f = rec.used["w2f"]
+    row.consumed_f2w = rec.used["f2w"]
+    row.queries = rec.queries
+    row.practice = row.practice or rec.mark == "PRACTICE"
+    row.usage = [(unix_time(u.time), u.w2f, u.f2w) for u in cumulative(rec.usage)]
+    if rec.last_query:
+        row.last_activity = max(row.last_activity, rec.last_query)
+
+
+def ledger_records(events: list[Event]) -> dict[str, PadRecord]:
+    """Each pad's record as `custody.lifecycle.states` derives it from the ledger (generated →
+    sealed → in transit → delivered → active → exhausted/retired → destroyed, and what the
+    link consumed). If the derivation fails this returns nothing: every pad then reads "not in
+    the ledger" rather than the view failing."""
     from custody.lifecycle import states
 
     try:
         deriver = states.Deriver()
         deriver.feed(events)
-        return {pid: str(rec.state).replace("_", " ") for pid, rec in deriver.pads.items()}
+        return deriver.pads
     except Exception as exc:  # a bad ledger row must not take the custody view down
         log.info("pad lifecycle states unavailable (%s)", type(exc).__name__)
         return {}
-
-
-def _add_usage(rows: dict[str, PadRow], chronicle: Path) -> None:
-    per_pad: dict[str, list[tuple[float, int, int]]] = {}
-    try:
-        lines = list(iter_lines(chronicle, MAX_CHRONICLE_BYTES, MAX_CHRONICLE_LINE, "chronicle"))
-    except (OSError, RedDoorError):
-        return
-    for line in lines:
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        pid = rec.get("pad_id")
-        if pid not in rows:
-            continue
-        w = sum(int(r[1]) for r in rec.get("w2f_ranges", []))
-        f = sum(int(r[1]) for r in rec.get("f2w_ranges", []))
-        per_pad.setdefault(pid, []).append((float(rec.get("finished_at") or 0), w, f))
-    for pid, recs in per_pad.items():
-        recs.sort()
-        cw = cf = 0
-        usage = []
-        for t, w, f in recs:
-            cw += w
-            cf += f
-            usage.append((t, cw, cf))
-        rows[pid].usage = usage
-        if usage:
-            import datetime as dt
-
-            last = dt.datetime.fromtimestamp(usage[-1][0], dt.UTC)
-            stamp = last.strftime("%Y-%m-%dT%H:%M:%SZ")
-            rows[pid].last_activity = max(rows[pid].last_activity, stamp)
 
 
 def event_summary(e: Event) -> str:
@@ -194,7 +185,7 @@ def load_custody(facility: Facility) -> dict[str, Any]:
         "events": events,
         "officers": facility.officers(),
         "quorum_warning": facility.quorum_warning(),
-        "rows": pad_rows(events, facility.facility_pad_dirs(), facility.chronicle_path()),
+        "rows": pad_rows(events, facility.facility_pad_dirs()),
     }
 
 
@@ -226,14 +217,25 @@ def pad_heading(r: PadRow) -> str:
 
 
 def pad_notes(r: PadRow) -> list[str]:
-    """The lines under a pad's history: why it has none, what its facility journal says."""
+    """The lines under a pad's history: what the ledger counts (as the reports), what the
+    facility journal has left (as `reddoor pad status`), or why the ledger does not know it."""
     notes = []
-    if not r.events:
-        notes.append("No ledger events name this pad (a practice pad made outside a ceremony).")
-    if r.consumed_w2f is not None:
+    if not r.in_ledger:
         notes.append(
-            f"Facility journal: {r.consumed_w2f:,} bytes used workstation→facility, "
-            f"{r.consumed_f2w or 0:,} bytes used facility→workstation."
+            "The ledger records no ceremony or practice creation for this pad: inventory and "
+            "the reports leave it out. A practice gateway records it when it starts serving it."
+        )
+    if r.queries is not None:
+        notes.append(
+            f"Ledger: {r.queries:,} {'query' if r.queries == 1 else 'queries'}, "
+            f"{r.consumed_w2f or 0:,} bytes used workstation→facility, {r.consumed_f2w or 0:,} "
+            "bytes used facility→workstation (as reddoor report consumption counts them)."
+        )
+    if r.left_w2f is not None:
+        notes.append(
+            f"Facility journal: {r.left_w2f:,} bytes left workstation→facility, "
+            f"{r.left_f2w or 0:,} bytes left facility→workstation (as reddoor pad status reads "
+            "them: reserved blocks and the end-of-pad reserve count as spent)."
         )
     return notes
 

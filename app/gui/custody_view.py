@@ -166,18 +166,36 @@ class CustodyView(QWidget):
         split.setStretchFactor(1, 3)
         return page
 
-    def _fill_pads(self) -> None:
+    def _fill_pads(self, selected: str | None = None) -> None:
+        """Fill the table, select `selected` (a pad id) again or the first pad, and show the
+        selected pad's history and chart from the new rows: after Refresh they must not stay
+        stale (the selection may not change, so no selection signal would redraw them)."""
         t = self.pads_table
-        t.setRowCount(len(self.rows))
-        for i, r in enumerate(self.rows):
-            for j, v in enumerate(pad_cells(r)):
-                t.setItem(i, j, _item(v))
-        if self.rows and not t.selectedItems():
-            t.selectRow(0)
+        t.blockSignals(True)
+        try:
+            t.clearSelection()
+            t.setRowCount(len(self.rows))
+            for i, r in enumerate(self.rows):
+                for j, v in enumerate(pad_cells(r)):
+                    t.setItem(i, j, _item(v))
+            ids = [r.pad_id for r in self.rows]
+            if self.rows:
+                t.selectRow(ids.index(selected) if selected in ids else 0)
+        finally:
+            t.blockSignals(False)
+        self._show_pad()
+
+    def selected_pad(self) -> str | None:
+        """The pad id of the selected row, if any."""
+        i = self.pads_table.currentRow()
+        return self.rows[i].pad_id if 0 <= i < len(self.rows) else None
 
     def _show_pad(self) -> None:
         i = self.pads_table.currentRow()
         if not 0 <= i < len(self.rows):
+            self.pad_history.clear()
+            self.pad_history.setHeaderLabels(["Pad history"])
+            self.chart.set_usage([])
             return
         r = self.rows[i]
         tree = self.pad_history
@@ -354,6 +372,7 @@ class CustodyView(QWidget):
         self.verify()
 
     def _loaded(self, data: dict[str, Any]) -> None:
+        selected = self.selected_pad()
         self.events = data["events"]
         self.rows = data["rows"]
         types = sorted({e.type for e in self.events})
@@ -365,7 +384,7 @@ class CustodyView(QWidget):
             self.type_filter.addItem(t, t)
         self.type_filter.setCurrentIndex(max(0, self.type_filter.findData(keep)))
         self.type_filter.blockSignals(False)
-        self._fill_pads()
+        self._fill_pads(selected)
         self._fill_log()
         self._fill_officers(data["officers"], data.get("quorum_warning"))
 

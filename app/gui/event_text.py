@@ -24,6 +24,7 @@ from app.gui.fact_text import (
     yes_no,
 )
 from ceremony.sizing import format_size
+from custody.lifecycle.consumption import query_bytes
 
 EVENT_TITLES = {
     "ledger.created": "Ledger created",
@@ -43,6 +44,7 @@ EVENT_TITLES = {
     "ceremony.exception": "Ceremony exception",
     "ceremony.aborted": "Ceremony aborted",
     "ceremony.failed": "Ceremony failed",
+    "pad.practice_created": "Practice pad created",
 }
 
 
@@ -87,6 +89,9 @@ def event_detail(t: str, p: dict[str, Any]) -> str:
             f"HSM {h.get('model', '?')} serial {short_hex(h.get('serial'), 4)}, key "
             f"{short_hex(h.get('key_label'), 16)}, {h.get('chunks')} chunk(s) {mech}"
         )
+    if t == "pad.practice_created":
+        size = format_size(int(as_number(p.get("size")) or 0))
+        return f"{size}, split {p.get('split')}, from {p.get('source')}, without a ceremony"
     if t == "pad.copies_verified":
         return "Merkle roots match" if roots_match(p) else "Merkle roots DIFFER"
     if t == "pad.sealed":
@@ -101,12 +106,7 @@ def event_detail(t: str, p: dict[str, Any]) -> str:
             f" ({who})" if who else ""
         )
     if t == "link.query":
-        used = sum(
-            int(as_number(r[1]) or 0) for r in as_list(p.get("w2f_ranges")) if len(as_list(r)) > 1
-        )
-        used += sum(
-            int(as_number(r[1]) or 0) for r in as_list(p.get("f2w_ranges")) if len(as_list(r)) > 1
-        )
+        used = sum(query_bytes(p).values())  # the reports' count (a malformed payload raises)
         return f"{p.get('outcome')}, {used:,} pad bytes, query {short_hex(p.get('query_id'))}"
     if t in ("officer.enrolled", "officer.retired"):
         role = f" ({p['role']})" if p.get("role") else ""

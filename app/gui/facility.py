@@ -9,8 +9,11 @@ Directory layout of a home used by the application (beside what `custody.ledger.
 
     HOME/facility-pads/<pad id hex>/   facility copies the gateway serves
     HOME/usb/<pad id hex>/             practice only: the customer copy ("the USB stick")
-    HOME/chronicle.jsonl               the practice gateway's chronicle
     HOME/exports/                      exported checkpoints and reports
+
+The practice gateway records every query in the home's ledger (`link.query`), as a production
+gateway does; homes made before that kept a `HOME/chronicle.jsonl`, which nothing reads any
+more (`reddoor pad export-consumption --chronicle` still can).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from custody.ledger import officers
 from custody.ledger.entry import Event
 from custody.ledger.home import OpenHome, init_home, load_settings, open_home
 from custody.ledger.verify import VerifyReport, verify_ledger
+from custody.lifecycle.practice_pads import record_practice_pads
 from custody.pad.practice import FACILITY_DIR, WORKSTATION_DIR, make_practice_pad
 from custody.pad.vault import VAULT_DIR
 
@@ -39,7 +43,6 @@ log = logging.getLogger(__name__)
 
 FACILITY_PADS = "facility-pads"
 USB_DIR = "usb"
-CHRONICLE = "chronicle.jsonl"
 EXPORTS = "exports"
 PRACTICE_OFFICERS = ("Officer A", "Officer B")
 STARTER_PAD_BYTES = 8 << 20
@@ -66,7 +69,8 @@ def is_home(path: Path) -> bool:
 
 
 def create_practice_facility(home: Path, *, starter_pad: bool = True) -> FirstRun:
-    """A practice home with two enrolled officers and (optionally) a small starter pad."""
+    """A practice home with two enrolled officers and (optionally) a small starter pad, which
+    the ledger records (`pad.practice_created`) so inventory and reports know it."""
     init_home(home, practice=True)
     run = FirstRun(home)
     with open_home(home) as h:
@@ -74,10 +78,17 @@ def create_practice_facility(home: Path, *, starter_pad: bool = True) -> FirstRu
             pw = practice_passphrase()
             officers.enroll(h.ledger, name, pw)
             run.passphrases[name] = pw
-    for sub in (FACILITY_PADS, USB_DIR, EXPORTS):
-        (home / sub).mkdir(mode=0o700, exist_ok=True)
-    if starter_pad:
-        run.starter_pad = add_practice_pad(home, STARTER_PAD_BYTES)
+        for sub in (FACILITY_PADS, USB_DIR, EXPORTS):
+            (home / sub).mkdir(mode=0o700, exist_ok=True)
+        if starter_pad:
+            run.starter_pad = add_practice_pad(home, STARTER_PAD_BYTES)
+            record_practice_pads(
+                h.ledger,
+                sorted((home / FACILITY_PADS).iterdir()),
+                practice=True,
+                actor="station",
+                where=FACILITY_PADS,
+            )
     return run
 
 
@@ -209,9 +220,6 @@ class Facility:
     def usb_pad_dirs(self) -> list[Path]:
         root = self.path / USB_DIR
         return sorted(d for d in root.iterdir() if d.is_dir()) if root.is_dir() else []
-
-    def chronicle_path(self) -> Path:
-        return self.path / CHRONICLE
 
     def exports_dir(self) -> Path:
         d = self.path / EXPORTS

@@ -65,11 +65,7 @@ def bootstrap(
     link = None
     endpoint = settings.router_endpoint or ""
     if facility.practice and not settings.router_endpoint and start_link:
-        link = PracticeLink(
-            home / "facility-pads",
-            facility.chronicle_path(),
-            vault=(home, facility.token),
-        )
+        link = PracticeLink(home / "facility-pads", home=(home, facility.token))
         try:
             endpoint = link.start()
         except Exception as exc:

@@ -17,13 +17,19 @@ received above it. From the gateway's chronicle they are the ranges of the frame
 opened (w2f) and sealed (f2w), as are the `link.query` events of the facility home's ledger
 (`--ledger`); region bounds are unknown there (null). The source never holds pad
 bytes or plaintext.
+
+`query_bytes` is THE count of what one query consumed (the sum of its ranges' lengths per
+direction): `custody.lifecycle.states` adds it up for every report (`used`, `queries`, each pad's
+`usage` points), the consumption report per day, and the custody view's chart draws
+`cumulative(usage)` of the same records, so the chart ends where the reports' totals are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from custody.errors import PadFormatError
 from custody.link.chronicle import LEDGER_EVENT, read_jsonl
@@ -32,6 +38,45 @@ from custody.pad.manifest import Direction
 from custody.pad.store import JOURNAL_NAME, read_manifest
 
 FORMAT = "reddoor-consumption/1"
+
+
+class QueryUsage(NamedTuple):
+    """What one `link.query` consumed: when (its `finished_at`, else the event's time; UTC ISO
+    8601) and pad bytes per direction (`query_bytes`)."""
+
+    time: str
+    w2f: int
+    f2w: int
+
+
+def query_bytes(payload: Mapping[str, Any]) -> dict[str, int]:
+    """Pad bytes one query consumed per direction: the lengths of its `w2f_ranges` and
+    `f2w_ranges` ([offset, length] pairs) added up. A `link.query` payload or a chronicle
+    record."""
+    return {
+        d.value: sum(int(length) for _off, length in payload.get(f"{d.value}_ranges") or [])
+        for d in Direction
+    }
+
+
+def query_usage(payload: Mapping[str, Any], event_time: str) -> QueryUsage:
+    used = query_bytes(payload)
+    when = payload.get("finished_at")
+    return QueryUsage(
+        when if isinstance(when, str) and when else event_time, used["w2f"], used["f2w"]
+    )
+
+
+def cumulative(usage: Iterable[QueryUsage]) -> list[QueryUsage]:
+    """Running totals per direction in time order: the last point is the sum of every query
+    (what `PadRecord.used` and the reports say)."""
+    out: list[QueryUsage] = []
+    w = f = 0
+    for u in sorted(usage, key=lambda u: u.time):
+        w += u.w2f
+        f += u.f2w
+        out.append(QueryUsage(u.time, w, f))
+    return out
 
 
 def _now() -> str:

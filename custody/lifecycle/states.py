@@ -20,6 +20,7 @@ step is checked against `TRANSITIONS` before it is recorded; an illegal step is 
 | pad.exhausted / pad.retired | two | a usable or suspended state | exhausted / retired |
 | pad.destroyed | two | exhausted, retired, compromised, one copy destroyed | see below |
 | pad.destroy_failed | one (station) | (no change) | an approved destruction whose act failed |
+| pad.practice_created | one (station), practice homes only | (none: a new pad) | active |
 | custody.exception | two | (no change) | expected / found / decision |
 
 `pad.destroyed` destroys one copy: the state becomes "facility copy destroyed" or "customer
@@ -48,6 +49,7 @@ from custody.errors import (
 )
 from custody.ledger.chain import Ledger
 from custody.ledger.entry import Event
+from custody.lifecycle.consumption import QueryUsage, query_usage
 from custody.link.chronicle import LEDGER_EVENT
 from custody.pad import ids as pad_ids
 
@@ -102,6 +104,9 @@ RETIRED_EVENT = "pad.retired"
 DESTROYED_EVENT = "pad.destroyed"
 DESTROY_FAILED = "pad.destroy_failed"  # one-person (station): an approved act that failed
 RESYNC_EVENT = "pad.resynced"  # two: a facility copy moved up to the ledger's marks (no state)
+# one (the station), practice homes only: a practice pad made without a ceremony, e.g. the
+# starter pad (custody.lifecycle.practice_pads); the pad is active from then on
+PRACTICE_CREATED = "pad.practice_created"
 
 CUSTODY_EVENTS = (
     TRANSFERRED,
@@ -214,10 +219,19 @@ class PadRecord:
     used: dict[str, int] = field(default_factory=lambda: {"w2f": 0, "f2w": 0})
     queries: int = 0
     last_query: str = ""
+    # One point per link.query (custody.lifecycle.consumption.query_usage): `used` is their
+    # sum, the custody view's chart their running total. Not in `to_dict` (reports print sums).
+    usage: list[QueryUsage] = field(default_factory=list)
 
     @property
     def last_event(self) -> HistoryItem | None:
         return self.history[-1] if self.history else None
+
+    @property
+    def recorded(self) -> bool:
+        """The ledger records where the pad came from (a ceremony, or `pad.practice_created`):
+        the pads inventory, the reports and the custody view list as the ledger's."""
+        return bool(self.ceremony_id)
 
     def to_dict(self) -> dict[str, Any]:
         last = self.last_event
@@ -331,10 +345,12 @@ class Deriver:
             rec = self.pads.get(p["pad_id"])
             if rec is None:
                 return
-            for d in ("w2f", "f2w"):
-                rec.used[d] += sum(int(n) for _, n in p.get(f"{d}_ranges", []))
+            u = query_usage(p, e.time)
+            rec.used["w2f"] += u.w2f
+            rec.used["f2w"] += u.f2w
             rec.queries += 1
-            rec.last_query = p.get("finished_at") or e.time
+            rec.last_query = u.time
+            rec.usage.append(u)
             return
         if e.type in ("ceremony.aborted", "ceremony.failed"):
             pid = self._ceremonies.get(p.get("ceremony_id", ""))
@@ -351,6 +367,9 @@ class Deriver:
             return
         if e.type in CEREMONY_EVENTS:
             self._ceremony_event(e, pid)
+            return
+        if e.type == PRACTICE_CREATED:
+            self._practice_created(e, pid)
             return
         rec = self._record(pid)
         if e.type == DESTROY_FAILED:
@@ -419,6 +438,29 @@ class Deriver:
             summary = f"resumed as {state_words(rec.state)}"
         self._note(rec, e, summary)
 
+    def _practice_created(self, e: Event, pid: str) -> None:
+        p = e.payload
+        rec = self._record(pid)
+        if rec.ceremony_id:  # a second record of the same pad changes nothing
+            rec.anomalies.append(f"event {e.seq}: pad already recorded ({rec.ceremony_id})")
+            return
+        rec.display = p.get("pad_id_display", rec.display)
+        rec.mark = str(p.get("mark", "PRACTICE"))
+        rec.ceremony_id = str(p.get("ceremony_id") or "practice")
+        rec.size = int(p.get("size", 0))
+        rec.split = str(p.get("split", ""))
+        rec.w2f_length = int(p.get("w2f_length", 0))
+        rec.f2w_length = int(p.get("f2w_length", 0))
+        rec.merkle_root = str(p.get("merkle_root", ""))
+        rec.holder = "practice home (both copies)"
+        rec.state = ACTIVE
+        self._note(
+            rec,
+            e,
+            f"practice pad without a ceremony ({p.get('source')}), {rec.size:,} bytes, "
+            f"split {rec.split}",
+        )
+
     def _ceremony_event(self, e: Event, pid: str) -> None:
         p = e.payload
         rec = self._record(pid)
@@ -455,7 +497,7 @@ class Deriver:
 # pad.marks mirrors a facility journal write (custody.lifecycle.marks), many per pad.
 NON_MOVING_PAD_EVENTS = frozenset({"pad.copies_verified", "pad.marks"})
 
-SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT)
+SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT, PRACTICE_CREATED)
 
 
 def event_rows(conn: Any, after: int, types: Sequence[str], upto: int = 1 << 62) -> Iterable[Event]:

@@ -3,7 +3,8 @@
 A record says which pad ranges a query consumed in each direction, the sizes, the timings, the
 outcome and the classification label given by the workstation — never plaintext and never pad
 bytes. Sinks: `LedgerChronicleSink` (the custody ledger, `link.query` events: the production
-record) and `JsonlChronicleSink` (a file, for practice and tests). `write_batch(records)` must be
+record, also of the desktop application's practice gateway) and `JsonlChronicleSink` (a file:
+`reddoor gateway --chronicle`, tests; no report reads it). `write_batch(records)` must be
 durable when it returns.
 
 Threads: the `Chronicle` runs every sink call (`open`, `write_batch`, `close`) on its own thread,

@@ -20,6 +20,7 @@ from custody.documents.reports.shared import (
 )
 from custody.ledger.chain import Ledger
 from custody.lifecycle import states
+from custody.lifecycle.consumption import query_bytes
 from custody.link.chronicle import LEDGER_EVENT
 
 
@@ -38,8 +39,8 @@ def consumption_data(
     for time, raw in cur:
         p = canonical_json.loads(bytes(raw))
         day = str(time)[:10]
-        w = sum(int(n) for _, n in p.get("w2f_ranges", []))
-        f = sum(int(n) for _, n in p.get("f2w_ranges", []))
+        used = query_bytes(p)  # the count `states` adds up for `total_used`
+        w, f = used["w2f"], used["f2w"]
         for bucket in (per_pad[p["pad_id"]], per_day[day]):
             bucket["w2f"] += w
             bucket["f2w"] += f
@@ -47,7 +48,7 @@ def consumption_data(
     rows = []
     for pid in sorted(pads):
         rec = pads[pid]
-        if not rec.ceremony_id:
+        if not rec.recorded:
             continue
         u = per_pad.get(pid, {"w2f": 0, "f2w": 0, "queries": 0})
         rows.append(

@@ -23,7 +23,7 @@ from custody.lifecycle import states
 
 
 def inventory_data(state: LedgerState, pads: dict[str, states.PadRecord]) -> dict[str, Any]:
-    rows = [pads[k].to_dict() for k in sorted(pads) if pads[k].ceremony_id]
+    rows = [pads[k].to_dict() for k in sorted(pads) if pads[k].recorded]
     for r in rows:
         del r["history"]
     return {

@@ -17,9 +17,7 @@ def link(tmp_path: Path):
     home = tmp_path / "home"
     home.mkdir()
     add_practice_pad(home, 1 << 20)
-    lk = PracticeLink(
-        home / FACILITY_PADS, tmp_path / "chronicle.jsonl", endpoint=free_local_endpoint()
-    )
+    lk = PracticeLink(home / FACILITY_PADS, endpoint=free_local_endpoint())
     endpoint = lk.start()
     yield home, endpoint, lk
     lk.stop()
