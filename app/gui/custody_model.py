@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.gui.event_text import event_detail
 from app.gui.fact_text import local_time, pad_display
+from custody.documents.reports.shared import plural
 from custody.ledger.entry import Event
 from custody.ledger.verify import VerifyReport
 from custody.lifecycle.consumption import cumulative
@@ -259,14 +260,15 @@ def verify_banner(report: VerifyReport, when: str) -> tuple[str, str]:
     if report.ok:
         return (
             "ok",
-            f"Ledger verifies: {report.size} events, {len(report.checkpoints)} signed "
-            f"checkpoints hold (checked {when}).",
+            f"Ledger verifies: {plural(report.size, 'event')}, "
+            f"{plural(len(report.checkpoints), 'signed checkpoint')} "
+            f"{'holds' if len(report.checkpoints) == 1 else 'hold'} (checked {when}).",
         )
     first = report.first_problem
     where = f"event {first.seq}: " if first and first.seq is not None else ""
     what = first.what if first else "unknown problem"
     return (
         "error",
-        f"LEDGER DOES NOT VERIFY — {where}{what} ({len(report.problems)} problem(s), "
+        f"LEDGER DOES NOT VERIFY — {where}{what} ({plural(len(report.problems), 'problem')}, "
         f"checked {when}). Stop and call the custody lead.",
     )

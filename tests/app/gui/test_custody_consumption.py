@@ -220,3 +220,17 @@ def test_chart_texts_never_overlap(qtbot, size):
     assert "983,040" in shown  # the scale's top, in full
     if size[0] >= 320:  # both legend entries in full, with the totals
         assert set(chart.legend_texts()) <= set(shown)
+
+
+def test_verify_banner_counts_in_words():
+    from app.gui.custody_model import verify_banner
+    from custody.ledger.verify import Problem, VerifyReport
+
+    one = VerifyReport(size=1, checkpoints=[{"size": 1}])
+    assert verify_banner(one, "now")[1] == (
+        "Ledger verifies: 1 event, 1 signed checkpoint holds (checked now)."
+    )
+    two = VerifyReport(size=2, checkpoints=[{"size": 1}, {"size": 2}])
+    assert "2 events, 2 signed checkpoints hold" in verify_banner(two, "now")[1]
+    bad = VerifyReport(size=2, problems=[Problem(1, "content does not match its hash")])
+    assert "(1 problem, checked now)" in verify_banner(bad, "now")[1]
