@@ -11,7 +11,7 @@ from typing import Any
 
 from app.cli.numeric_options import integer
 from custody.bounded_read import read_stream
-from custody.errors import UsageError
+from custody.errors import FrameRejected, UsageError
 from custody.pad import frame
 from custody.pad.store import open_pad_dir
 
@@ -45,10 +45,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="check and decrypt one frame from stdin",
         description="Read one frame on stdin and write its plaintext on stdout. A rejected "
-        "frame writes nothing on stdout, one line on stderr and exits 7.",
+        "frame writes nothing on stdout (with --json: one object with its reason), one line on "
+        "stderr ending with the reason word (docs/protocol.md) and exits 7.",
     )
     op.add_argument("--pad", type=Path, required=True, help="pad copy directory")
-    op.add_argument("--json", action="store_true", help="print metadata and base64 payload")
+    op.add_argument(
+        "--json",
+        action="store_true",
+        help="print metadata and base64 payload (on refusal: reason, message, consumed)",
+    )
     op.set_defaults(handler=cmd_open)
 
     ins = fsub.add_parser(
@@ -97,10 +102,30 @@ def cmd_seal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refused(exc: FrameRejected) -> FrameRejected:
+    """The refusal as the CLI reports it: the reason word last on the error line."""
+    return FrameRejected(exc.reason, f"{exc.message}; refused: {exc.reason}")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     data = _read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame")
+    refusal: FrameRejected | None = None
     with open_pad_dir(args.pad) as copy:
-        msg = frame.open_frame(copy, data)
+        try:
+            msg = frame.open_frame(copy, data)
+        except FrameRejected as exc:
+            refusal = exc
+    if refusal is not None:
+        if args.json:
+            # "consumed": the tag verified, so the range is spent (steps 7-8 of the checks).
+            verdict = {
+                "refused": True,
+                "reason": refusal.reason,
+                "message": refusal.message,
+                "consumed": refusal.reason in frame.REJECTED_AFTER_AUTHENTICATION,
+            }
+            print(json.dumps(verdict, sort_keys=True))
+        raise _refused(refusal) from None
     if args.json:
         import base64
 
@@ -122,7 +147,10 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame"))
+    try:
+        h = frame.parse_header(_read_stdin(frame.OVERHEAD + frame.MAX_BODY, "frame"))
+    except FrameRejected as exc:
+        raise _refused(exc) from None
     print(
         json.dumps(
             {

@@ -46,6 +46,22 @@ OVERHEAD = HEADER_LEN + TAG_LEN
 FLAG_COMPRESSED = 0x01
 FLAG_FINAL = 0x02
 MAX_DECOMPRESSED = 4 << 20
+# Every reason a frame is refused with, in the order of the checks (docs/protocol.md, "Receiving:
+# the order of checks" lists exactly these; `reddoor frame open` prints the word last).
+REASONS = (
+    "truncated",
+    "bad-magic",
+    "bad-version",
+    "bad-header",
+    "bad-length",
+    "wrong-pad",
+    "wrong-direction",
+    "outside-region",
+    "replay",
+    "bad-tag",
+    "bad-inner",
+    "bad-kind",
+)
 # Rejections raised after the tag verified: the frame's range is consumed and zeroized.
 REJECTED_AFTER_AUTHENTICATION = frozenset({"bad-inner", "bad-kind"})
 
@@ -278,7 +294,7 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         # i.e. the body there equals the pad bytes.
         head = _xor(wire[HEADER_LEN : HEADER_LEN + INNER_LEN], pad[KEY_LEN : KEY_LEN + INNER_LEN])
         kind, flags, seq, msg_id, length = INNER.unpack(head)
-        _check_inner(h, kind, flags, length)
+        _check_inner(h, kind, flags, length, offset + range_len > copy.recv_region.usable_end)
         end = INNER_LEN + length
         payload = _xor(
             wire[HEADER_LEN + INNER_LEN : HEADER_LEN + end],
@@ -315,7 +331,9 @@ def _done_with(pad: bytes | bytearray | memoryview) -> None:
         _wipe(pad)
 
 
-def _check_inner(h: Header, kind: int, flags: int, length: int) -> None:
+def _check_inner(h: Header, kind: int, flags: int, length: int, in_reserve: bool) -> None:
+    """Step 8 of docs/protocol.md's checks, in its order. `in_reserve`: the range reaches into
+    the last `reserve` bytes of its region, which only the final pad-exhausted frame may use."""
     if kind not in _KIND_VALUES or kind == Kind.OPAQUE:
         raise FrameRejected("bad-inner", "authenticated frame has an unknown inner kind")
     if h.kind not in (Kind.OPAQUE, kind):
@@ -323,6 +341,10 @@ def _check_inner(h: Header, kind: int, flags: int, length: int) -> None:
     if h.direction not in _ALLOWED_CODES[kind]:
         direction = Direction.W2F if h.direction == 0 else Direction.F2W
         raise FrameRejected("bad-kind", f"{Kind(kind).name} frames cannot travel {direction.label}")
+    if in_reserve and kind != Kind.PAD_EXHAUSTED:
+        raise FrameRejected(
+            "bad-kind", f"{Kind(kind).name} frame uses the region's reserve (pad-exhausted only)"
+        )
     if INNER_LEN + length > h.body_len or flags & ~0x03:
         raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
 
@@ -335,4 +357,6 @@ def _inflate(payload: bytes) -> bytes:
         raise FrameRejected("bad-inner", "compressed payload is corrupt") from None
     if d.unconsumed_tail or not d.eof:
         raise FrameRejected("bad-inner", "compressed payload is too large or truncated")
+    if d.unused_data:
+        raise FrameRejected("bad-inner", "compressed payload has bytes after its zlib stream")
     return out

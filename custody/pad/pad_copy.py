@@ -371,15 +371,19 @@ class PadCopy:
             raise PadFormatError("pad copy is closed")
 
     def close(self) -> None:
-        """Write the exact state (giving back the unreserved tail) and release the lock."""
+        """Write the exact state (giving back the unreserved tail) and release the lock.
+
+        Nothing is written when the journal already holds that state (nothing was sent or
+        received, or only frames refused before authentication arrived): a journal write means
+        a change, and `generation` counts changes (docs/pad-format.md)."""
         if self._closed:
             return
         try:
-            self._write_journal(
-                send_reserved=self._next,
-                recv_mark=self._recv_floor,
-                recv_seen=self._recv_seen.items(),
-            )
+            j, seen = self._state, self._recv_seen.items()
+            if (j.send_reserved, j.recv_mark, j.recv_seen) != (self._next, self._recv_floor, seen):
+                self._write_journal(
+                    send_reserved=self._next, recv_mark=self._recv_floor, recv_seen=seen
+                )
         finally:
             self._closed = True
             self.pad_bytes.close()

@@ -7,10 +7,12 @@ docs carry exactly these values. Everything here is deterministic.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
 
+from custody import canonical_json, merkle
 from custody.pad import frame
 from custody.pad import ids as pad_id
 from custody.pad.frame import Kind
@@ -20,6 +22,17 @@ from custody.pad.store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_di
 PAD_SIZE = 65536
 PAD_ID = bytes.fromhex("00112233445566778899aabbccddeeff")
 MSG_ID = bytes([1]) * 16
+# Canonical JSON's edge cases: non-ASCII, escapes, characters other encoders escape (<, >, &,
+# U+2028), control characters, a big integer, and two keys that code-point order and UTF-16
+# order (RFC 8785) sort differently (U+FB01 and U+1F511).
+CANONICAL_JSON_INPUT = {
+    "text": 'Zoë <&> "q" back\\slash / tab\t nl\n bell\x07 del\x7f ls\u2028',
+    "n": -12345678901234567890,
+    "list": [True, False, None, 0],
+    "\ufb01": 1,
+    "\U0001f511": 2,
+    "Z": {},
+}
 
 
 def vector_pad_bytes(size: int = PAD_SIZE) -> bytes:
@@ -61,7 +74,11 @@ def compute() -> dict[str, str]:
         v["manifest"] = m.to_bytes().decode().strip()
         v["manifest-sha256"] = m.sha256.hex()
         v["merkle-root"] = m.merkle_root.hex()
+        v["merkle-leaves"] = "\n".join(merkle.leaf_hash(h).hex() for h in m.chunk_hashes)
         v["journal-initial-workstation"] = (base / "ws" / JOURNAL_NAME).read_text().strip()
+        v["journal-initial-facility"] = (base / "fac" / JOURNAL_NAME).read_text().strip()
+        v["canonical-json-input"] = json.dumps(CANONICAL_JSON_INPUT)
+        v["canonical-json-hex"] = canonical_json.dumps(CANONICAL_JSON_INPUT).hex()
         old = os.environ.get("REDDOOR_STATE_DIR")
         os.environ["REDDOOR_STATE_DIR"] = str(base / "state")
         try:
@@ -86,6 +103,7 @@ def compute() -> dict[str, str]:
             ws.close()
             fac.close()
             v["journal-workstation-after"] = (base / "ws" / JOURNAL_NAME).read_text().strip()
+            v["journal-facility-after"] = (base / "fac" / JOURNAL_NAME).read_text().strip()
         finally:
             if old is None:
                 os.environ.pop("REDDOOR_STATE_DIR", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,12 @@ def test_truncated_and_garbage_frames(pair) -> None:
         (f + b"\0", "bad-length"),
         (b"XX" + f[2:], "bad-magic"),
         (f[:2] + b"\x09" + f[3:], "bad-version"),
+        (f[:3] + b"\x08" + f[4:], "bad-header"),  # clear kind above 7
+        (f[:4] + b"\x02" + f[5:], "bad-header"),  # direction neither 0 nor 1
+        (f[:5] + b"\x01" + f[6:], "bad-header"),  # a zero field
+        (f[:7] + b"\x01" + f[8:], "bad-header"),  # the other zero field
+        (f[:32] + struct.pack(">I", 289) + f[36:], "bad-length"),  # range ≠ 32 + body
+        (f[:36] + struct.pack(">I", 300) + f[40:], "bad-length"),  # body not a bucket
     ):
         with pytest.raises(FrameRejected) as exc:
             frame.open_frame(fac, bad)
@@ -261,6 +268,12 @@ def _inner(kind: int, length: int, payload: bytes = b"", flags: int = frame.FLAG
         (_inner(Kind.QUERY, 0, flags=0x04), Kind.QUERY, "bad-inner"),  # unknown flag
         (_inner(Kind.PING, 0), Kind.QUERY, "bad-inner"),  # clear and inner kinds disagree
         (_inner(99, 0), Kind.OPAQUE, "bad-inner"),  # unknown inner kind
+        (_inner(0, 0), Kind.OPAQUE, "bad-inner"),  # inner kind 0: a clear-header marker only
+        (  # bytes after the zlib stream
+            _inner(Kind.QUERY, 13, zlib.compress(b"x") + b"zzzz", flags=3),
+            Kind.QUERY,
+            "bad-inner",
+        ),
         (_inner(Kind.ANSWER_CHUNK, 0), Kind.OPAQUE, "bad-kind"),  # an answer travelling w2f
     ],
 )
@@ -279,6 +292,24 @@ def test_authentic_but_malformed_frames_are_refused_and_their_range_is_spent(
     with pytest.raises(FrameRejected) as again:
         frame.open_frame(fac, data)
     assert again.value.reason == "replay"
+
+
+def test_only_pad_exhausted_may_use_the_reserve(pair) -> None:
+    """Ranges past end − reserve are for the final pad-exhausted frame: an authentic ordinary
+    frame there is refused (bad-kind) and spent; pad-exhausted opens."""
+    _ws, fac = pair
+    first_in_reserve = fac.recv_region.usable_end // (frame.KEY_LEN + 256)
+    assert first_in_reserve * (frame.KEY_LEN + 256) == fac.recv_region.usable_end
+    last_ordinary = _authentic(fac, first_in_reserve - 1, _inner(Kind.QUERY, 0))
+    assert frame.open_frame(fac, last_ordinary).kind is Kind.QUERY
+    for kind in (Kind.QUERY, Kind.COVER):
+        data = _authentic(fac, first_in_reserve, _inner(kind, 0), clear_kind=Kind.OPAQUE)
+        with pytest.raises(FrameRejected) as info:
+            frame.open_frame(fac, data)
+        assert info.value.reason == "bad-kind"
+        first_in_reserve += 1  # that range is spent now
+    final = _authentic(fac, first_in_reserve, _inner(Kind.PAD_EXHAUSTED, 0), clear_kind=0)
+    assert frame.open_frame(fac, final).kind is Kind.PAD_EXHAUSTED
 
 
 def test_a_well_formed_hand_built_frame_opens(pair) -> None:

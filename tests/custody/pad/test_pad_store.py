@@ -10,10 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from custody.errors import PadExhaustedError, PadFormatError, PadInUseError, PadRollbackError
+from custody.errors import (
+    FrameRejected,
+    PadExhaustedError,
+    PadFormatError,
+    PadInUseError,
+    PadRollbackError,
+)
 from custody.pad import frame
 from custody.pad.frame import Kind
-from custody.pad.journal import IntervalSet, read_journal
+from custody.pad.journal import IntervalSet, JournalState, read_journal
 from custody.pad.manifest import Manifest
 from custody.pad.practice import make_practice_pad
 from custody.pad.store import JOURNAL_NAME, MANIFEST_NAME, open_pad_dir
@@ -168,3 +174,26 @@ def test_low_pad_warnings(tmp_path: Path) -> None:
     assert any("10%" in w for w in warnings)
     assert any("1%" in w for w in warnings)
     ws.close()
+
+
+def test_a_journal_is_written_only_when_it_changes(tmp_path: Path) -> None:
+    """Opening and closing a copy, or refusing a forged frame, writes no journal: `generation`
+    counts changes (docs/pad-format.md). A frame that opens does change it."""
+    ws, fac = practice_pair(tmp_path / "pad")
+    q = frame.seal(ws, Kind.QUERY, b"q")
+    ws.close()
+    fac.close()
+    path = tmp_path / "pad" / "facility" / JOURNAL_NAME
+    before = path.read_bytes()
+    forged = q[:-1] + bytes([q[-1] ^ 1])
+    with open_pad_dir(tmp_path / "pad" / "facility") as fac:
+        with pytest.raises(FrameRejected) as exc:
+            frame.open_frame(fac, forged)
+        assert exc.value.reason == "bad-tag"
+    assert path.read_bytes() == before
+    with open_pad_dir(tmp_path / "pad" / "facility") as fac:
+        assert frame.open_frame(fac, q).payload == b"q"
+    after = read_journal(path)
+    # one write for the receive window, one for the exact state at close
+    assert after.generation == JournalState.from_bytes(before, "journal").generation + 2
+    assert (after.recv_mark, after.recv_seen) == (frame.KEY_LEN + 256, [])
