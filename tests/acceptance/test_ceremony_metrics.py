@@ -1,12 +1,19 @@
 """`reddoor ceremony run --metrics-textfile PATH`: whole practice ceremonies through the CLI
-(SoftHSM2, a directory "USB"), their node_exporter textfile parsed with prometheus_client."""
+(SoftHSM2, a directory "USB"), their node_exporter textfile parsed with prometheus_client, and
+once served by a real node_exporter (Debian `prometheus-node-exporter`, which `make test`
+installs as root)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import stat
+import subprocess
+import urllib.request
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ceremony.entropy_metrics import METRIC_NAMES
@@ -22,16 +29,62 @@ from tests.ceremony.test_ceremony_support import (
     run_ceremony,
     run_cli,
 )
+from tests.custody.link.diode_site import wait_until
+from tests.custody.link.fixtures import free_endpoint
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+NODE_EXPORTER = "prometheus-node-exporter"  # Debian's name for node_exporter
 
 
-def parse(path: Path) -> Series:
+def parse_text(text: str) -> Series:
     out: Series = {}
-    for family in text_string_to_metric_families(path.read_text()):
+    for family in text_string_to_metric_families(text):
         for s in family.samples:
             out[(s.name, frozenset(s.labels.items()))] = s.value
     return out
+
+
+def parse(path: Path) -> Series:
+    return parse_text(path.read_text())
+
+
+def node_exporter_scrape(directory: Path) -> str:
+    """Serve `directory` with node_exporter's textfile collector alone, on a free loopback
+    port, and return one scrape of /metrics."""
+    binary = shutil.which(NODE_EXPORTER) or shutil.which("node_exporter")
+    if binary is None:
+        if os.geteuid() != 0:
+            pytest.skip(f"{NODE_EXPORTER} not installed (`make test` installs it as root)")
+        pytest.fail(f"{NODE_EXPORTER} not installed: run `make test-packages` as root")
+    address = free_endpoint().removeprefix("tcp/")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--collector.disable-defaults",
+            "--collector.textfile",
+            f"--collector.textfile.directory={directory}",
+            f"--web.listen-address={address}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        body: list[str] = []
+
+        def scraped() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as r:
+                    body.append(r.read().decode())
+                    return True
+            except OSError:
+                assert proc.poll() is None, "node_exporter exited"
+                return False
+
+        wait_until(scraped)
+        return body[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def value(series: Series, name: str, **labels: str) -> float:
@@ -126,6 +179,10 @@ def test_a_stuck_source_leaves_one_alarm_in_the_file(tmp_path):
     assert value(series, "reddoor_entropy_health_value", source="test-stuck", test="rct") >= 6
     assert value(series, "reddoor_entropy_pad_bytes") == 0
     only_the_textfile(d, prom)
+    # node_exporter reads the file without error and serves every series of it
+    served = parse_text(node_exporter_scrape(d))
+    assert value(served, "node_textfile_scrape_error") == 0
+    assert {k: v for k, v in served.items() if k[0].startswith("reddoor_")} == series
 
 
 def test_counter_is_zero_before_the_alarm_and_carries_across_ceremonies(tmp_path):
