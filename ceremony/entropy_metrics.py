@@ -256,9 +256,12 @@ class EntropyMetrics:
         self.write()
 
     def observe(self, state: GenerationState, final: bool) -> None:
-        """mixer.generate's observer: record, and write at most once per `interval` (always
-        when `final`). Counts an alarm once, when the failed monitor is first seen."""
-        if state is not self._state:
+        """mixer.generate's observer: record, and write at most once per `interval`; always on
+        its first call (before any sample is read: the sources' counters are then in the file
+        even when `sources_opened` was not called, as on a resume past the sources step) and
+        when `final`. Counts an alarm once, when the failed monitor is first seen."""
+        first = state is not self._state
+        if first:
             self._state = state
             self._read = {}
             self._alarmed = set()
@@ -269,7 +272,7 @@ class EntropyMetrics:
                 self._alarmed.add(label)
                 key = (label, health_test_label(failure.test))
                 self._alarms[key] = self._alarms.get(key, 0) + 1
-        if final or self._due():
+        if first or final or self._due():
             self._record(state, labels)
             self.write()
 
