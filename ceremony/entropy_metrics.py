@@ -136,21 +136,22 @@ def source_labels(names: Sequence[str]) -> list[str]:
     return out
 
 
-def check_path(path: Path) -> Path:
-    """Refuse a textfile path that cannot work, before the ceremony starts (UsageError)."""
+def check_path(path: Path, what: str = "--metrics-textfile") -> Path:
+    """Refuse a textfile path that cannot work, before the ceremony starts (UsageError naming
+    `what`: the option, or the setting it came from)."""
     path = path.expanduser()
     if not path.name.endswith(".prom"):
         raise UsageError(
-            f"--metrics-textfile {path}: the name must end in .prom (node_exporter's textfile "
-            "collector reads only *.prom files)"
+            f"{what} {path}: the name must end in .prom (node_exporter's textfile collector "
+            "reads only *.prom files)"
         )
     if path.is_dir():
-        raise UsageError(f"--metrics-textfile {path} is a directory; give a file path")
+        raise UsageError(f"{what} {path} is a directory; give a file path")
     parent = path.resolve().parent
     if not parent.is_dir():
-        raise UsageError(f"--metrics-textfile: directory {parent} does not exist")
+        raise UsageError(f"{what}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--metrics-textfile: directory {parent} is not writable")
+        raise UsageError(f"{what}: directory {parent} is not writable")
     return path.resolve()
 
 
