@@ -6,9 +6,9 @@ minutes or hours. So it writes its figures in the Prometheus text exposition for
 node_exporter's textfile directory (`--collector.textfile.directory`), and node_exporter serves
 them with the host's own metrics. The file is replaced atomically (a temporary file in the same
 directory, fsync, rename), so node_exporter never reads half of it; it is written when the
-ceremony starts, when its sources are opened, at most once a second while the pad is generated,
-at the end of generation and when the ceremony stops. Written by hand (the format is a few lines
-of text), so the ceremony does not import prometheus_client.
+ceremony starts, when its sources are opened, when generation starts, at most once a second while
+the pad is generated, at the end of generation and when the ceremony stops. Written by hand (the
+format is a few lines of text), so the ceremony does not import prometheus_client.
 
 What the file holds: per source, bytes read and read rate; per source and health test (SP 800-90B
 RCT and APT), the highest value observed, the cutoff and an alarm counter; the pad's size,
