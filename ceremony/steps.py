@@ -267,7 +267,7 @@ def render_runbook() -> str:
         "Prometheus textfile for node_exporter, replaced atomically when the ceremony starts, "
         "about once a second while the pad is generated, and at the end; never a pad byte or "
         "an officer's name. Prometheus alerts on a health-test alarm "
-        "(`RedDoorEntropyHealthAlarm`). docs/entropy.md, \"Metrics\", lists the metrics and "
+        '(`RedDoorEntropyHealthAlarm`). docs/entropy.md, "Metrics", lists the metrics and '
         "the node_exporter setup.",
         "",
         "Passphrases come from files (or the wizard), never from the command line. Practice "
