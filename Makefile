@@ -27,7 +27,9 @@ KIOSK_TEST_PACKAGES := $(SCREENSHOT_PACKAGES) x11-utils cage udev systemd e2fspr
 # promtool (`check rules`, `test rules`) for tests/packaging/test_prometheus_rules.py: Debian has
 # no package of its own for it, only the prometheus server's. On a host whose init is systemd
 # that package also starts prometheus.service (port 9090); `systemctl disable --now prometheus`.
-PROMETHEUS_TEST_PACKAGES := prometheus
+# node_exporter serves the ceremony's metrics textfile in tests/acceptance/test_ceremony_metrics.py
+# (on systemd hosts it, too, starts a service: prometheus-node-exporter, port 9100).
+PROMETHEUS_TEST_PACKAGES := prometheus prometheus-node-exporter
 
 # Building and checking the .deb (tests/packaging, `make deb`): dpkg-dev, lintian, and the
 # package's Depends that APT_PACKAGES lacks (Qt's wayland platform plugin, for the kiosk), so

@@ -149,6 +149,16 @@ class HealthMonitor:
     def startup_complete(self) -> bool:
         return self.samples_tested >= STARTUP_SAMPLES
 
+    @property
+    def longest_run(self) -> int:
+        """The RCT's highest value so far: the longest run of one value (>= cutoff on alarm)."""
+        return self._max_run
+
+    @property
+    def highest_apt_count(self) -> int:
+        """The APT's highest value so far: the most times a window held its first value."""
+        return self._max_apt_count
+
     def check(self, data: bytes | bytearray | memoryview | Samples) -> None:
         """Test the next raw samples of this source. Raises `HealthTestFailure`."""
         if self.failure is not None:
@@ -183,8 +193,8 @@ class HealthMonitor:
             "startup_passed": self.startup_complete and self.failure is None,
             "samples_tested": self.samples_tested,
             "apt_windows_completed": self._windows,
-            "longest_run": self._max_run,
-            "highest_apt_count": self._max_apt_count,
+            "longest_run": self.longest_run,
+            "highest_apt_count": self.highest_apt_count,
             "failed": None if self.failure is None else self.failure.test,
         }
 

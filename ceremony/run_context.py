@@ -3,7 +3,8 @@
 A `RunContext` is made by the machine (ceremony/state_machine.py) for each `Ceremony` and handed
 to every step's work (ceremony/step_work.py): the open facility home, the ceremony's journal,
 the handler that asks the people in the room (ceremony/handler.py), the plan, the mark, the
-open entropy sources, and the two officers of this run. The officers' credentials are asked
+open entropy sources, the entropy metrics textfile when one was asked for
+(ceremony/entropy_metrics.py), and the two officers of this run. The officers' credentials are asked
 once per run and their signing keys unsealed once; both live in memory only for the run and are
 forgotten at `close`. Every two-officer event of the ceremony is appended through `append`.
 
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ceremony import steps
 from ceremony.ceremony_journal import CeremonyJournal
 from ceremony.ceremony_plan import CeremonyPlan
+from ceremony.entropy_metrics import EntropyMetrics
 from ceremony.entropy_sources import EntropySource, testing_enabled
 from ceremony.entropy_specs import open_sources
 from ceremony.errors import CeremonyStateError
@@ -85,8 +87,10 @@ class RunContext:
         handler: CeremonyHandler,
         *,
         source_factory: SourceFactory | None = None,
+        metrics: EntropyMetrics | None = None,
     ) -> None:
         self.oh = oh
+        self.metrics = metrics
         self.journal = journal
         self.handler = handler
         self.plan = CeremonyPlan.from_dict(journal.data["plan"])

@@ -41,6 +41,7 @@ from typing import Any
 from ceremony import steps, usb_media
 from ceremony.ceremony_journal import CeremonyJournal, CeremonyLock, active_id, ceremonies_dir
 from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
+from ceremony.entropy_metrics import EntropyMetrics
 from ceremony.errors import CeremonyCancelled, CeremonyInputNeeded
 from ceremony.handler import CeremonyHandler
 from ceremony.run_context import RunContext, SourceFactory, kill_hook, ledger_safe
@@ -81,8 +82,11 @@ class Ceremony:
         lock: CeremonyLock,
         *,
         source_factory: SourceFactory | None = None,
+        metrics: EntropyMetrics | None = None,
     ) -> None:
-        self.context = RunContext(oh, journal, handler, source_factory=source_factory)
+        self.context = RunContext(
+            oh, journal, handler, source_factory=source_factory, metrics=metrics
+        )
         # The machine's own reads go through these; they are the context's objects.
         self.oh = oh
         self.journal = journal
@@ -98,6 +102,7 @@ class Ceremony:
         handler: CeremonyHandler,
         *,
         source_factory: SourceFactory | None = None,
+        metrics: EntropyMetrics | None = None,
     ) -> Ceremony:
         pad_manifest.parse_split(plan.split)
         w2f, f2w = pad_manifest.region_lengths(plan.size, pad_manifest.parse_split(plan.split))
@@ -126,7 +131,7 @@ class Ceremony:
         except BaseException:
             lock.release()
             raise
-        return cls(oh, journal, handler, lock, source_factory=source_factory)
+        return cls(oh, journal, handler, lock, source_factory=source_factory, metrics=metrics)
 
     @classmethod
     def resume(
@@ -135,6 +140,7 @@ class Ceremony:
         handler: CeremonyHandler,
         *,
         source_factory: SourceFactory | None = None,
+        metrics: EntropyMetrics | None = None,
     ) -> Ceremony:
         lock = CeremonyLock(oh.path)
         try:
@@ -142,7 +148,7 @@ class Ceremony:
         except BaseException:
             lock.release()
             raise
-        c = cls(oh, journal, handler, lock, source_factory=source_factory)
+        c = cls(oh, journal, handler, lock, source_factory=source_factory, metrics=metrics)
         c._resuming = True
         return c
 
@@ -170,7 +176,10 @@ class Ceremony:
             except BaseException:
                 self.close()
                 raise
+        metrics = self.context.metrics
         try:
+            if metrics is not None:
+                metrics.started(self.context.plan.size)
             if self._resuming:
                 self._record_interruption()
             for s in STEPS:
@@ -190,6 +199,8 @@ class Ceremony:
             self._fail(exc)
             raise
         finally:
+            if metrics is not None:
+                metrics.stopped()
             self.close()
 
     def _run_step(self, s: Step, state: str) -> None:

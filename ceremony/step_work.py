@@ -112,6 +112,8 @@ def work_sources(run: RunContext, s: Step) -> dict[str, Any]:
     for src in run.sources:
         rate = src.measure_rate(RATE_SECONDS)
         rates.append(rate)
+    if run.metrics is not None:
+        run.metrics.sources_opened([src.name for src in run.sources], rates)
     slowest = min(rates)
     eta = sizing.eta_seconds(run.plan.size, slowest)
     suggestions = sizing.suggest_sizes(slowest, run.plan.queries_per_day, run.plan.bytes_per_query)
@@ -146,6 +148,7 @@ def work_generate(run: RunContext, s: Step) -> dict[str, Any]:
             practice=run.practice,
             progress=_progress(run, s),
             cancel=run.handler.cancelled,
+            observe=run.metrics.observe if run.metrics is not None else None,
         )
         digests = writer.finish()
     finally:

@@ -255,10 +255,20 @@ def render_runbook() -> str:
         "```",
         "reddoor ceremony run --size 64M --customer-dir /media/usb \\",
         "    --officer alice=/run/alice.pass --officer bob=/run/bob.pass \\",
-        "    --bag-serial RD-000123 --source hwrng [--source pkcs11] [--split 1:3] [--json]",
+        "    --bag-serial RD-000123 --source hwrng [--source pkcs11] [--split 1:3] [--json] \\",
+        "    [--metrics-textfile /var/lib/prometheus/node-exporter/reddoor-entropy.prom]",
         "reddoor ceremony status | resume --officer ... --officer ... | abort --reason TEXT ...",
         "reddoor receipt PADID --out receipt.pdf",
         "```",
+        "",
+        "`--metrics-textfile PATH.prom` (on `run` and `resume`; off unless given) writes the "
+        "entropy figures — each source's bytes and rate, each health test's highest value "
+        "against its cutoff, the alarm counts, the pad's progress and statistics — as a "
+        "Prometheus textfile for node_exporter, replaced atomically when the ceremony starts, "
+        "about once a second while the pad is generated, and at the end; never a pad byte or "
+        "an officer's name. Prometheus alerts on a health-test alarm "
+        '(`RedDoorEntropyHealthAlarm`). docs/entropy.md, "Metrics", lists the metrics and '
+        "the node_exporter setup.",
         "",
         "Passphrases come from files (or the wizard), never from the command line. Practice "
         "homes mark every pad, event and receipt PRACTICE; a practice pad can never be "

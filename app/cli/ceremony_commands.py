@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.numeric_options import MAX_QUERIES_PER_DAY, integer
-from ceremony import sizing, state_machine, usb_media
+from ceremony import entropy_metrics, sizing, state_machine, usb_media
 from ceremony.ceremony_plan import CeremonyPlan
+from ceremony.entropy_metrics import EntropyMetrics
 from ceremony.errors import CeremonyInputNeeded
 from ceremony.handler import CeremonyHandler
 from ceremony.state_machine import Ceremony
@@ -42,12 +43,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="an officer and the file holding their passphrase (give two)",
     )
 
+    textfile = argparse.ArgumentParser(add_help=False)
+    textfile.add_argument(
+        "--metrics-textfile",
+        type=Path,
+        default=None,
+        metavar="PATH.prom",
+        help="write entropy metrics (source rates, health-test values and cutoffs, alarms, pad "
+        "statistics) to this file in node_exporter's textfile directory, replaced atomically "
+        "while the ceremony runs (default: off; docs/entropy.md, Metrics)",
+    )
+
     cer = sub.add_parser("ceremony", help="the two-person pad ceremony", parents=[common])
     csub = cer.add_subparsers(dest="ceremony_command", metavar="ACTION", required=True)
 
     run = csub.add_parser(
         "run",
-        parents=[common, pin, who],
+        parents=[common, pin, who, textfile],
         help="generate a pad: customer USB copy, HSM facility copy, receipt",
         description="Run a whole ceremony (docs/ceremony.md). A crash leaves it resumable; a "
         "fault (health alarm, bad statistics, copy mismatch, medium or HSM error) zeroizes "
@@ -74,7 +86,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_run)
 
-    res = csub.add_parser("resume", parents=[common, pin, who], help="continue after a crash")
+    res = csub.add_parser(
+        "resume", parents=[common, pin, who, textfile], help="continue after a crash"
+    )
     res.add_argument("--bag-serial", default=None)
     res.add_argument("--json", action="store_true")
     res.set_defaults(handler=cmd_resume)
@@ -281,6 +295,13 @@ def _check_receipt_path(out: Path | None) -> None:
         raise UsageError(f"--receipt: directory {parent} is not writable")
 
 
+def _metrics(args: argparse.Namespace) -> EntropyMetrics | None:
+    """The --metrics-textfile writer, its path checked before anything starts."""
+    if args.metrics_textfile is None:
+        return None
+    return EntropyMetrics(entropy_metrics.check_path(args.metrics_textfile))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     # Every input the ceremony needs is checked here, before anything starts.
     size = parse_size(args.size)
@@ -290,6 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_officer_specs(args.officer, "a ceremony")
     _check_bag_serial(args.bag_serial)
     _check_receipt_path(args.receipt)
+    metrics = _metrics(args)
     handler = CliHandler(args.officer, args.bag_serial)
     plan = CeremonyPlan(
         size=size,
@@ -300,7 +322,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         queries_per_day=args.queries_per_day,
     )
     with _open(args) as oh:
-        ceremony = Ceremony.begin(oh, plan, handler)
+        ceremony = Ceremony.begin(oh, plan, handler, metrics=metrics)
         outcome = ceremony.run()
         out = outcome.to_dict()
         out["home"] = str(oh.path)
@@ -313,9 +335,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     status = state_machine.ceremony_status(home.resolve_home(args.home))
     if status.get("active") and "seal" not in status.get("completed_steps", []):
         _check_bag_serial(args.bag_serial)
+    metrics = _metrics(args)
     handler = CliHandler(args.officer, args.bag_serial, decision="resume")
     with _open(args) as oh:
-        outcome = Ceremony.resume(oh, handler).run()
+        outcome = Ceremony.resume(oh, handler, metrics=metrics).run()
         out = outcome.to_dict()
         out["home"] = str(oh.path)
     _print_outcome(out, args.json)

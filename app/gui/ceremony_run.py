@@ -21,8 +21,9 @@ from typing import Any
 from app.gui.ceremony_handler import QtCeremonyHandler
 from app.gui.facility import USB_DIR, Facility
 from app.gui.workers import Task, Worker, WorkerRunner
-from ceremony import state_machine
+from ceremony import entropy_metrics, state_machine
 from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
+from ceremony.entropy_metrics import EntropyMetrics
 from custody.ledger import officers
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,24 @@ log = logging.getLogger(__name__)
 Body = Callable[[Any, QtCeremonyHandler], Any]
 
 
-def begin(plan: CeremonyPlan) -> Body:
-    return lambda oh, h: state_machine.Ceremony.begin(oh, plan, h).run()
+def _metrics(path: Path | None) -> EntropyMetrics | None:
+    """The install's `metrics_textfile` (app.json), checked as `--metrics-textfile` is: a path
+    that cannot work stops the ceremony before it begins, with the same one-line message."""
+    if path is None:
+        return None
+    return EntropyMetrics(entropy_metrics.check_path(path, "the metrics_textfile setting"))
 
 
-def resume() -> Body:
-    return lambda oh, h: state_machine.Ceremony.resume(oh, h).run()
+def begin(plan: CeremonyPlan, metrics_textfile: Path | None = None) -> Body:
+    return lambda oh, h: state_machine.Ceremony.begin(
+        oh, plan, h, metrics=_metrics(metrics_textfile)
+    ).run()
+
+
+def resume(metrics_textfile: Path | None = None) -> Body:
+    return lambda oh, h: state_machine.Ceremony.resume(
+        oh, h, metrics=_metrics(metrics_textfile)
+    ).run()
 
 
 def abort(reason: str) -> Body:

@@ -58,11 +58,13 @@ class CeremonyStation(QWidget):
         *,
         on_pad_made: Callable[[], None] | None = None,
         file_dialog_dirs: Callable[[], list[Path]] | None = None,
+        metrics_textfile: str | Path | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.facility = facility
+        self.metrics_textfile = Path(metrics_textfile) if metrics_textfile else None
         self.on_pad_made = on_pad_made
         self.file_dialog_dirs = file_dialog_dirs
         self.task: Task | None = None
@@ -242,12 +244,12 @@ class CeremonyStation(QWidget):
             self.banner.show_message("error", f"Customer directory: {exc.strerror}")
             return
         self._set_step("prepare", "active")
-        self._run(ceremony_run.begin(plan), "ceremony")
+        self._run(ceremony_run.begin(plan, self.metrics_textfile), "ceremony")
         self._set_step("prepare", "active")
 
     def resume(self) -> None:
         done = ceremony_run.ceremony_status(self.facility.path).get("completed_steps", [])
-        self._run(ceremony_run.resume(), "ceremony-resume")
+        self._run(ceremony_run.resume(self.metrics_textfile), "ceremony-resume")
         for step_id in done:  # steps finished before the interruption are not run again
             self._set_step(step_id, "done")
 

@@ -51,6 +51,9 @@ class InstallSettings:
     # A workstation kiosk without a facility home: the installer's kiosk unlock passphrase
     # hash (app/gui/kiosk_unlock.py); None means /etc/reddoor/kiosk-unlock.json.
     kiosk_unlock_file: str | None = None
+    # The ceremony station's entropy metrics, as `ceremony run --metrics-textfile` writes them:
+    # a PATH.prom in node_exporter's textfile directory (docs/entropy.md, Metrics); None: off.
+    metrics_textfile: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstallSettings:

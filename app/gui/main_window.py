@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
                 facility,
                 on_pad_made=self._pad_made,
                 file_dialog_dirs=self._file_dirs,
+                metrics_textfile=self.settings.metrics_textfile,
                 parent=self.stack,
             )
         else:

@@ -1,4 +1,5 @@
-"""Entropy benchmark: each available source's rate, and health-test + statistics throughput.
+"""Entropy benchmark: each available source's rate, health-test + statistics throughput, and
+`generate` with and without the metrics textfile observer (`--metrics-textfile`), in the same run.
 
 Run: ``python -m tests.benchmarks.bench_entropy`` (``make bench`` calls `main()`). Figures go
 into docs/benchmarks.md with the machine and the date.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ceremony.entropy_devices import DeviceSource, hwrng_sysfs
+from ceremony.entropy_metrics import EntropyMetrics
 from ceremony.entropy_sources import EntropySource, OsSource
 from ceremony.errors import CeremonyError
 from ceremony.health_tests import HealthMonitor
@@ -74,6 +78,37 @@ def tests_only(data: np.ndarray) -> dict[str, float]:
     return out
 
 
+def metrics_overhead(size: int, rounds: int = 3) -> dict[str, float]:
+    """Median seconds of `generate` without and with the metrics textfile observer, alternated
+    so that both see the same machine; the observer writes its file at most once a second."""
+    plain: list[float] = []
+    observed: list[float] = []
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            generate([OsSource()], size, lambda chunk: None, practice=True, chunk_size=CHUNK)
+            plain.append(time.perf_counter() - t0)
+            metrics = EntropyMetrics(Path(d) / "reddoor-entropy.prom")
+            t0 = time.perf_counter()
+            metrics.started(size)
+            generate(
+                [OsSource()],
+                size,
+                lambda chunk: None,
+                practice=True,
+                chunk_size=CHUNK,
+                observe=metrics.observe,
+            )
+            metrics.stopped()
+            observed.append(time.perf_counter() - t0)
+    without, with_ = statistics.median(plain), statistics.median(observed)
+    return {
+        "without_s": round(without, 3),
+        "with_s": round(with_, 3),
+        "ratio": round(with_ / without, 3),
+    }
+
+
 def main() -> dict[str, Any]:
     result: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, "
@@ -103,6 +138,7 @@ def main() -> dict[str, Any]:
         "health_plus_statistics_mib_per_s": round(size_mib / both, 1),
         "health_plus_statistics_s_per_gib": round(both * 1024 / size_mib, 2),
     }
+    result["metrics_textfile"] = metrics_overhead(SIZE)
     print_figures(result)
     return result
 
@@ -128,6 +164,11 @@ def print_figures(result: dict[str, Any]) -> None:
         f"health tests {t['health_tests_mib_per_s']:,.0f} MiB/s, statistics "
         f"{t['statistics_mib_per_s']:,.0f} MiB/s, both {t['health_plus_statistics_mib_per_s']:,.0f}"
         f" MiB/s = {t['health_plus_statistics_s_per_gib']:.2f} s/GiB"
+    )
+    m = result["metrics_textfile"]
+    print(
+        f"generate {t['size_mib']} MiB without / with --metrics-textfile (median of 3): "
+        f"{m['without_s']:.2f} s / {m['with_s']:.2f} s, ratio {m['ratio']:.3f}"
     )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from app.gui.ceremony_wizard import CeremonyStation
 from app.gui.workers import WorkerRunner
+from ceremony.state_machine import ceremony_status
 from ceremony.steps import STEPS
 
 
@@ -56,11 +59,15 @@ def drive(qtbot, station, passphrases, *, same_officer_first=False, bag=("BAG-00
     return seen
 
 
-def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_home):
+def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_home, tmp_path):
     _home, first = practice_home
     runner = WorkerRunner()
     made = []
-    station = CeremonyStation(runner, facility, on_pad_made=lambda: made.append(1))
+    prom = tmp_path / "textfile" / "reddoor-entropy.prom"  # app.json's metrics_textfile
+    prom.parent.mkdir()
+    station = CeremonyStation(
+        runner, facility, on_pad_made=lambda: made.append(1), metrics_textfile=str(prom)
+    )
     qtbot.addWidget(station)
     station.show()
     qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
@@ -74,6 +81,7 @@ def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_ho
     assert seen["same_officer_refused"]
     assert seen["fingerprint"] == out.merkle_root_words.upper()
     assert made == [1]
+    check_metrics(prom, out.size)
     check_summaries(seen["summaries"])
     check_history(qtbot, facility, out)
     assert station.receipt is not None and station.receipt.is_file()
@@ -104,6 +112,19 @@ def test_cancel_during_the_ceremony_fails_closed(qtbot, facility, practice_home)
     assert facility.verify().ok
     runner.stop_all()
     station.shutdown()
+
+
+def check_metrics(prom, size):
+    """The wizard's ceremony wrote the entropy textfile, as `ceremony run --metrics-textfile`."""
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(prom.read_text())
+        for s in family.samples
+    }
+    assert samples[("reddoor_entropy_pad_bytes", ())] == size
+    alarms = [v for (name, _), v in samples.items() if name.endswith("_alarms_total")]
+    assert alarms and not any(alarms)
+    assert sorted(p.name for p in prom.parent.iterdir()) == [prom.name]
 
 
 def check_summaries(summaries):
@@ -147,3 +168,21 @@ def check_history(qtbot, facility, out):
     first = view.pad_history.topLevelItem(0)
     assert first.childCount() > 0 and '"ceremony_id"' in first.child(1).text(0)
     runner.stop_all()
+
+
+def test_a_metrics_textfile_that_cannot_work_stops_before_the_ceremony_begins(
+    qtbot, facility, practice_home, tmp_path
+):
+    home, _first = practice_home
+    runner = WorkerRunner()
+    station = CeremonyStation(runner, facility, metrics_textfile=tmp_path / "gone" / "r.prom")
+    qtbot.addWidget(station)
+    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    station.start()
+    qtbot.waitUntil(lambda: station.task is not None and station.task.ended, timeout=30000)
+    assert station.task.error is not None
+    assert "metrics_textfile setting" in station.banner.label.text()
+    assert "does not exist" in station.banner.label.text()
+    assert ceremony_status(home)["ceremony_id"] is None  # nothing was begun
+    runner.stop_all()
+    station.shutdown()
