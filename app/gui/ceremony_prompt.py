@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.ceremony_handler import Question
-from app.gui.widgets import PlainLabel, error_label
+from app.gui.widgets import PlainLabel, describe, error_label
 
 
 class OfficerPrompt(QGroupBox):
@@ -35,6 +36,7 @@ class OfficerPrompt(QGroupBox):
         super().__init__("", parent)
         lay = QVBoxLayout(self)
         self.prompt_text = PlainLabel("", self)
+        self.prompt_text.setObjectName("promptText")  # large-text mode (app.gui.text_size)
         f = self.prompt_text.font()
         f.setBold(True)
         self.prompt_text.setFont(f)
@@ -46,21 +48,29 @@ class OfficerPrompt(QGroupBox):
         self.passphrase_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase_edit.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.text_edit = QLineEdit(self)
-        form.addRow("Officer", self.officer_combo)
-        form.addRow("Passphrase", self.passphrase_edit)
-        form.addRow("", self.text_edit)
-        self.prompt_form_labels = (
-            form.labelForField(self.officer_combo),
-            form.labelForField(self.passphrase_edit),
+        describe(self.officer_combo, "Officer", "The name of the officer authenticating now.")
+        describe(
+            self.passphrase_edit, "Passphrase", "The officer's own passphrase; Enter confirms."
         )
+        describe(self.text_edit, "Answer", "What the step asks for; Enter confirms.")
+        officer_label = QLabel("O&fficer", self)
+        officer_label.setBuddy(self.officer_combo)
+        passphrase_label = QLabel("Pass&phrase", self)
+        passphrase_label.setBuddy(self.passphrase_edit)
+        form.addRow(officer_label, self.officer_combo)
+        form.addRow(passphrase_label, self.passphrase_edit)
+        form.addRow("", self.text_edit)
+        self.prompt_form_labels = (officer_label, passphrase_label)
         lay.addWidget(self.prompt_text)
         lay.addLayout(form)
         lay.addWidget(self.prompt_error)
         row = QHBoxLayout()
-        self.yes_button = QPushButton("Confirm", self)
+        # Enter on the focused "yes" goes on (the safe answer); "no" stops the ceremony and
+        # is never the default.
+        self.yes_button = QPushButton("&Confirm", self)
         self.yes_button.setDefault(True)
         self.yes_button.clicked.connect(lambda: self.answered.emit(True))
-        self.no_button = QPushButton("No", self)
+        self.no_button = QPushButton("&No — stop", self)
         self.no_button.clicked.connect(lambda: self.answered.emit(False))
         row.addStretch(1)
         row.addWidget(self.no_button)
@@ -84,8 +94,9 @@ class OfficerPrompt(QGroupBox):
         self.text_edit.hide()
         self._show_form_labels(False)
         self.no_button.show()
-        self.yes_button.setText("Confirm")
-        self.no_button.setText("No — stop")
+        self.yes_button.setText("&Confirm")
+        self.no_button.setText("&No — stop")
+        focus = self.yes_button
         if q.kind == "credentials":
             index = int(q.args["index"])
             who = "A" if index == 0 else "B"
@@ -99,9 +110,9 @@ class OfficerPrompt(QGroupBox):
             self.officer_combo.show()
             self.passphrase_edit.show()
             self._show_form_labels(True)
-            self.passphrase_edit.setFocus()
+            focus = self.passphrase_edit
             self.no_button.hide()
-            self.yes_button.setText("Authenticate")
+            self.yes_button.setText("&Authenticate")
         elif q.kind == "confirm":
             assert q.step is not None
             self.setTitle("Both officers confirm")
@@ -112,8 +123,8 @@ class OfficerPrompt(QGroupBox):
                 f"Officer A reads the {q.args['what']} words aloud; officer B checks them on "
                 "the screen. Do both read the same words?"
             )
-            self.yes_button.setText("The words match")
-            self.no_button.setText("They differ — stop")
+            self.yes_button.setText("&The words match")
+            self.no_button.setText("They differ — st&op")
         elif q.kind == "bag_serial":
             second = bool(q.args["second"])
             self.setTitle("Tamper-evident bag serial")
@@ -124,9 +135,9 @@ class OfficerPrompt(QGroupBox):
             )
             self.text_edit.clear()
             self.text_edit.show()
-            self.text_edit.setFocus()
+            focus = self.text_edit
             self.no_button.hide()
-            self.yes_button.setText("Enter")
+            self.yes_button.setText("&Enter")
         elif q.kind == "exception":
             self.setTitle("Exception: both officers decide")
             self.prompt_text.setText(
@@ -135,9 +146,13 @@ class OfficerPrompt(QGroupBox):
             )
             self.text_edit.setText("resume")
             self.text_edit.show()
+            focus = self.text_edit
             self.no_button.hide()
-            self.yes_button.setText("Record decision")
+            self.yes_button.setText("&Record decision")
+        self.yes_button.setAccessibleDescription("Answers yes and goes on (Enter).")
+        self.no_button.setAccessibleDescription("Answers no: the ceremony stops.")
         self.show()
+        focus.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def read_answer(self, q: Question, yes: bool) -> tuple[bool, Any]:
         """(True, the answer to `q`) from the inputs, which are cleared; (False, None) with the
