@@ -41,7 +41,7 @@ class OfficerPrompt(QGroupBox):
         f.setBold(True)
         self.prompt_text.setFont(f)
         self.prompt_error = error_label(self, None)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         self.officer_combo = QComboBox(self)
         self.officer_combo.setEditable(True)
         self.passphrase_edit = QLineEdit(self)
@@ -80,18 +80,25 @@ class OfficerPrompt(QGroupBox):
         self.text_edit.returnPressed.connect(lambda: self.answered.emit(True))
         self.hide()
 
+    def _refuse(self, text: str) -> None:
+        self.prompt_error.setText(text)
+        self.prompt_error.show()
+
+    def _show_text_row(self, on: bool) -> None:
+        """The text answer's row, label and all: hidden, it leaves no gap."""
+        self.form.setRowVisible(self.text_edit, on)
+
     def _show_form_labels(self, on: bool) -> None:
-        for label in self.prompt_form_labels:
-            if label is not None:
-                label.setVisible(on)
+        """The officer's name and passphrase rows, labels and all."""
+        for field in (self.officer_combo, self.passphrase_edit):
+            self.form.setRowVisible(field, on)
 
     def show_question(self, q: Question, names: list[str]) -> None:
         """Set the box up for `q` and show it; `names` are the officers a credentials question
         may choose from."""
         self.prompt_error.setText(q.error)
-        self.officer_combo.hide()
-        self.passphrase_edit.hide()
-        self.text_edit.hide()
+        self.prompt_error.setVisible(bool(q.error))
+        self._show_text_row(False)
         self._show_form_labels(False)
         self.no_button.show()
         self.yes_button.setText("&Confirm")
@@ -107,8 +114,6 @@ class OfficerPrompt(QGroupBox):
             )
             self.officer_combo.clear()
             self.officer_combo.addItems(names)
-            self.officer_combo.show()
-            self.passphrase_edit.show()
             self._show_form_labels(True)
             focus = self.passphrase_edit
             self.no_button.hide()
@@ -134,7 +139,7 @@ class OfficerPrompt(QGroupBox):
                 else "Officer A reads the bag serial aloud; officer B types it."
             )
             self.text_edit.clear()
-            self.text_edit.show()
+            self._show_text_row(True)
             focus = self.text_edit
             self.no_button.hide()
             self.yes_button.setText("&Enter")
@@ -145,7 +150,7 @@ class OfficerPrompt(QGroupBox):
                 "Type the decision (it is recorded and signed by both officers)."
             )
             self.text_edit.setText("resume")
-            self.text_edit.show()
+            self._show_text_row(True)
             focus = self.text_edit
             self.no_button.hide()
             self.yes_button.setText("&Record decision")
@@ -161,10 +166,10 @@ class OfficerPrompt(QGroupBox):
             name = self.officer_combo.currentText().strip()
             pw = self.passphrase_edit.text()
             if not name or not pw:
-                self.prompt_error.setText("Choose the officer and type the passphrase.")
+                self._refuse("Choose the officer and type the passphrase.")
                 return False, None
             if name in q.args.get("exclude", []):
-                self.prompt_error.setText(
+                self._refuse(
                     f"{name} has already authenticated: the same officer cannot count twice."
                 )
                 return False, None

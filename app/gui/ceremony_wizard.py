@@ -43,7 +43,7 @@ from app.gui.receipt_preview import ReceiptPreview, open_print_dialog
 from app.gui.step_summary import info_lines, step_summary
 from app.gui.style import set_role
 from app.gui.summary_view import SummaryView
-from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
+from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, describe, error_text
 from app.gui.workers import Task, WorkerRunner
 from ceremony.ceremony_plan import CeremonyOutcome
 from ceremony.steps import STEPS, Step, script_words
@@ -81,6 +81,7 @@ class CeremonyStation(QWidget):
         self.step_list.setMaximumWidth(330)
         self.step_list.setMinimumWidth(290)
         self.step_list.setWordWrap(True)
+        describe(self.step_list, "Ceremony steps", "Done, current and coming steps.")
         for s in STEPS:
             self.step_list.addItem(QListWidgetItem(f"{MARKS['pending']}  {s.title}"))
         left.addWidget(self.step_list, 1)

@@ -1,11 +1,14 @@
 """What the custody view's controls are called for a screen reader (and for the tests that find
-them by name): accessible names and descriptions, kept apart from `app.gui.custody_view`'s
-layout so that the words can change without touching it.
+them by name), and the order Tab visits them in: accessible names and descriptions, kept apart
+from `app.gui.custody_view`'s layout so that the words can change without touching it.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
+
+from PySide6.QtWidgets import QWidget
 
 from app.gui.widgets import describe
 
@@ -31,9 +34,18 @@ CONTROLS = {
 }
 
 
+# Tab in reading order: on the pads page the table, the history under it, then the button below
+# both (the button is made first, so by default Tab would visit it first).
+TAB_ORDER = ("pads_table", "pad_history", "transfer_button")
+
+
 def describe_controls(view: Any) -> None:
-    """Name and describe every control of a `CustodyView` that it has."""
+    """Name and describe every control of a `CustodyView` that it has; Tab in reading order."""
     for attr, (name, description) in CONTROLS.items():
         widget = getattr(view, attr, None)
         if widget is not None:
             describe(widget, name, description)
+    chain = [getattr(view, attr, None) for attr in TAB_ORDER]
+    for first, second in itertools.pairwise(chain):
+        if first is not None and second is not None:
+            QWidget.setTabOrder(first, second)

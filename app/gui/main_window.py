@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
                 self.chooser.buttons[m].setEnabled(False)
         if self.mode is None:
             self.mode_label.setText("Red Door")  # no longer "Starting…"
+            self.chooser.focus_first()
         if started.first_run is not None and started.first_run.passphrases:
             self._pending_secrets = started.first_run
             self._show_pending_secrets()
@@ -461,6 +462,10 @@ class MainWindow(QMainWindow):
             and w.parentWidget().window() is self
         ]
         self.shade.cover(bool(mine))
+        if not mine and self.isVisible() and not self.isActiveWindow():
+            # Without a window manager nobody gives the keyboard back to the window when
+            # its dialog closes.
+            self.activateWindow()
 
     def changeEvent(self, event: Any) -> None:
         super().changeEvent(event)
