@@ -23,7 +23,7 @@ FALLBACK_COLOURS = ("#555555", "#ffffff")
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _NAME = re.compile(r"[A-Za-z]{1,29}")
 # What a classification name may be to reach the style sheet (in a quoted attribute selector).
-_CLASSIFICATION = re.compile(r"[A-Z0-9 /_-]{1,40}")
+_CLASSIFICATION = re.compile(r"[A-Za-z0-9 /_-]{1,40}")
 
 
 def checked_colour(text: str | None, fallback: str = FALLBACK_COLOURS[0]) -> str:
@@ -41,7 +41,7 @@ def classification_key(settings: InstallSettings, text: str) -> str | None:
     t = text.strip().upper()
     best: str | None = None
     for key in settings.classification_colours:
-        if t.startswith(key) and (best is None or len(key) > len(best)):
+        if t.startswith(key.strip().upper()) and (best is None or len(key) > len(best)):
             best = key
     return best
 
