@@ -65,7 +65,7 @@ class CoverSwitch(QCheckBox):
         )
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(cover_confirmation_text(cost))
-        box.button(QMessageBox.StandardButton.Yes).setText("Turn on cover traffic")
+        box.button(QMessageBox.StandardButton.Yes).setText("&Turn on cover traffic")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
         def answered(button: Any) -> None:

@@ -64,7 +64,7 @@ class SummaryView(QWidget):
         self.body_layout.setContentsMargins(0, 0, 0, 0)
         self.lay.addWidget(self.body)
         self.details_button = QToolButton(self)
-        self.details_button.setText("Details (JSON)")
+        self.details_button.setText("&Details (JSON)")
         self.details_button.setCheckable(True)
         self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.details_button.setArrowType(Qt.ArrowType.RightArrow)

@@ -128,7 +128,7 @@ class TransferDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Next: two officers…")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Next: two officers…")
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)

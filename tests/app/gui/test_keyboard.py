@@ -196,6 +196,15 @@ def unnamed_controls(root: QWidget) -> list[str]:
     return bad
 
 
+def buttons_without_mnemonic(root: QWidget) -> list[str]:
+    """Buttons with text but no Alt+letter (the tab bar's own scroll arrows have no text)."""
+    return [
+        b.text()
+        for b in root.findChildren(QAbstractButton)
+        if b.text() and "&" not in b.text().replace("&&", "") and not in_combo(b)
+    ]
+
+
 def test_every_control_has_an_accessible_name(qtbot, practice_home) -> None:
     home, _first = practice_home
     w = MainWindow(InstallSettings(), home, start_link=False)
@@ -205,6 +214,7 @@ def test_every_control_has_an_accessible_name(qtbot, practice_home) -> None:
     for mode in ("ceremony", "custody", "workstation"):
         w.set_mode(mode)
     assert unnamed_controls(w) == []
+    assert buttons_without_mnemonic(w) == []
     w.close()
 
 

@@ -82,10 +82,11 @@ def _inside(outer: list[int], inner: list[int]) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("width", "height"), [(1024, 768), (1366, 768)])
-def test_the_started_window_fits_small_screens(tmp_path, width, height) -> None:
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (1366, 768), (3840, 2160)])
+def test_the_started_window_fits_its_screen(tmp_path, width, height) -> None:
     """A first start (practice facility created, passphrases shown) on a 1024x768 and a
-    1366x768 screen: the window covers the screen and no more in every mode, no view's
+    1366x768 screen: the window covers the screen and no more in every mode (on a 4K screen:
+    a roomy window in its middle), no view's
     minimum exceeds 1024x768, the passphrase dialog is on the screen, centred on the window,
     each passphrase on one line."""
     out = _probe(tmp_path, width, height)
@@ -101,7 +102,12 @@ def test_the_started_window_fits_small_screens(tmp_path, width, height) -> None:
         assert shape["whole"] and shape["one_line"] and shape["monospace"], shape
         assert shape["point_size"] >= 16, shape
     for mode, state in out["states"].items():
-        assert state["window"] == available, f"{mode}: window {state['window']}"
+        if width <= 1440:  # a small screen: all of it, and no more
+            assert state["window"] == available, f"{mode}: window {state['window']}"
+        else:  # a large one: inside, roomy, centred
+            x, y, ww, wh = state["window"]
+            assert _inside(available, state["window"]) and ww >= 1024 and wh >= 768
+            assert abs(x + ww / 2 - width / 2) <= 1 and abs(y + wh / 2 - height / 2) <= 1
         for key in ("window_minimum", "view_minimum"):
             mw, mh = state[key]
             assert mw <= 1024 and mh <= 768, f"{mode}: {key} {mw}x{mh} exceeds 1024x768"
