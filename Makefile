@@ -24,6 +24,9 @@ SCREENSHOT_PACKAGES := xvfb imagemagick xauth
 # (xwininfo/xprop from x11-utils, ImageMagick's import), cage for `systemd-analyze verify` of
 # its unit, udevadm (udev) to run the udev rules against a loop device.
 KIOSK_TEST_PACKAGES := $(SCREENSHOT_PACKAGES) x11-utils cage udev systemd e2fsprogs
+# The application on a 1024x768 X screen with a window manager as well as without
+# (tests/app/gui/test_screen_xvfb.py): openbox, a small one.
+WM_TEST_PACKAGES := openbox
 # promtool (`check rules`, `test rules`) for tests/packaging/test_prometheus_rules.py: Debian has
 # no package of its own for it, only the prometheus server's. On a host whose init is systemd
 # that package also starts prometheus.service (port 9090); `systemctl disable --now prometheus`.
@@ -65,7 +68,7 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 
 # Packages only the tests need (root installs them; without root the tests that need them skip).
 test-packages: $(SYSTEM_STAMP)
-	@missing=""; for p in $(KIOSK_TEST_PACKAGES) $(PROMETHEUS_TEST_PACKAGES); do \
+	@missing=""; for p in $(KIOSK_TEST_PACKAGES) $(WM_TEST_PACKAGES) $(PROMETHEUS_TEST_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "note: not root, tests needing$$missing will skip" >&2; \

@@ -85,19 +85,30 @@ def test_desktop_entry_runs_reddoor_with_its_icon() -> None:
     assert section["Categories"].endswith(";")
 
 
-def test_banner_style_sheets_fill_in_their_colours(qapp) -> None:
-    from app.gui.widgets import ClassificationBanner, StatusBanner, banner_style
+def test_one_style_sheet_fills_in_checked_colours(qapp) -> None:
+    """resources/qss/reddoor.qss is the application's only style sheet: the banner colours and
+    the per-classification tags come from the settings, checked before they reach it."""
+    from app.gui.install_settings import InstallSettings
+    from app.gui.style import banner_colours, style_sheet
 
-    style = banner_style("classification-banner", "#123456", "white")
-    assert "background: #123456;" in style and "color: white;" in style and "$" not in style
-    banner = ClassificationBanner("UNCLASSIFIED", "#007a33", "#ffffff")
-    assert "#007a33" in banner.styleSheet() and "QLabel#classificationBanner" in banner.styleSheet()
+    assert sorted(p.name for p in (RESOURCES / "qss").iterdir()) == ["reddoor.qss"]
+    practice = style_sheet(InstallSettings())
+    assert "$" not in practice and "QLabel#classificationBanner" in practice
+    assert "background: #007a33;" in practice  # UNCLASSIFIED green from the colour table
+    assert 'QLabel#classificationTag[classification="SECRET"]' in practice
+    secret = InstallSettings(classification_text="SECRET//NOFORN")
+    assert banner_colours(secret) == ("#c8102e", "#ffffff")
+    top = InstallSettings(classification_text="TOP SECRET//SCI//TK")
+    assert banner_colours(top) == ("#fce83a", "#000000")  # the longest entry wins
+    explicit = InstallSettings(classification_background="#123456")
+    assert banner_colours(explicit) == ("#123456", "#ffffff")
     # a colour that is not a colour never reaches the style sheet
-    hostile = ClassificationBanner("X", "red; } QWidget { background: url(/etc/passwd)", "white")
-    assert "url(" not in hostile.styleSheet() and "#555555" in hostile.styleSheet()
-    status = StatusBanner()
-    status.show_message("error", "ledger does not verify")
-    assert "#fce8e6" in status.styleSheet() and "QFrame#statusBanner QLabel" in status.styleSheet()
+    hostile = InstallSettings(
+        classification_background="red; } QWidget { background: url(/etc/passwd)",
+        classification_colours={'X"] { } QWidget { background: url(/x) } [a="': ["red", "white"]},
+    )
+    sheet = style_sheet(hostile)
+    assert "url(" not in sheet.lower() and "background: #555555;" in sheet
 
 
 def test_application_icon_holds_every_size(qapp) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.ceremony_run import new_customer_dir, status_text
 from app.gui.facility import Facility
-from app.gui.widgets import PlainLabel
+from app.gui.widgets import PlainLabel, describe
 from ceremony.ceremony_plan import CeremonyPlan
 
 SIZES = (("4 MiB (practice)", 4 << 20), ("16 MiB", 16 << 20), ("64 MiB", 64 << 20))
@@ -44,30 +45,59 @@ class CeremonyPlanPage(QWidget):
             self.size_combo.addItem(label, n)
         self.split_edit = QLineEdit("1:3", box)
         self.source_boxes: dict[str, QCheckBox] = {}
+        self.labels_for: dict[QWidget, QLabel] = {}
         srow = QHBoxLayout()
         for spec, label in (
-            ("hwrng", "/dev/hwrng"),
-            ("pkcs11", "HSM RNG"),
-            ("os", "OS CSPRNG (practice only)"),
+            ("hwrng", "/dev/&hwrng"),
+            ("pkcs11", "HSM R&NG"),
+            ("os", "&OS CSPRNG (practice only)"),
         ):
             cb = QCheckBox(label, box)
+            cb.setAccessibleDescription("An entropy source of the pad; several are mixed.")
             self.source_boxes[spec] = cb
             srow.addWidget(cb)
         self.source_boxes["os" if facility.practice else "hwrng"].setChecked(True)
         self.customer_edit = QLineEdit(str(new_customer_dir(facility)), box)
-        form.addRow("Pad size", self.size_combo)
-        form.addRow("Direction split (questions:answers)", self.split_edit)
+        describe(self.size_combo, "Pad size", "How many bytes the new pad has.")
+        describe(
+            self.split_edit,
+            "Direction split",
+            "How the pad is shared between questions and answers, as questions:answers.",
+        )
+        describe(
+            self.customer_edit,
+            "Customer USB directory",
+            "Where the customer's copy of the pad is written.",
+        )
+        for text, field in (
+            ("Pad si&ze", self.size_combo),
+            ("Direction s&plit (questions:answers)", self.split_edit),
+            ("Customer USB director&y", self.customer_edit),
+        ):
+            label = QLabel(text, box)
+            label.setBuddy(field)
+            self.labels_for[field] = label
+        form.addRow(self.labels_for[self.size_combo], self.size_combo)
+        form.addRow(self.labels_for[self.split_edit], self.split_edit)
         form.addRow("Entropy sources", srow)
-        form.addRow("Customer USB directory", self.customer_edit)
+        form.addRow(self.labels_for[self.customer_edit], self.customer_edit)
         lay.addWidget(box)
         self.status_label = PlainLabel("", self)
         lay.addWidget(self.status_label)
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start ceremony", self)
-        self.resume_button = QPushButton("Resume interrupted ceremony", self)
-        self.abort_button = QPushButton("Abort interrupted ceremony…", self)
+        self.start_button = QPushButton("&Start ceremony", self)
+        self.start_button.setAccessibleDescription("Starts a new ceremony with these choices.")
+        self.resume_button = QPushButton("&Resume interrupted ceremony", self)
+        self.resume_button.setAccessibleDescription(
+            "Both officers authenticate again; the interruption is recorded."
+        )
+        self.abort_button = QPushButton("A&bort interrupted ceremony…", self)
+        self.abort_button.setAccessibleDescription(
+            "Destroys the interrupted ceremony's material; needs the reason below."
+        )
         self.abort_reason = QLineEdit(self)
         self.abort_reason.setPlaceholderText("Reason for the abort (recorded, signed by both)")
+        describe(self.abort_reason, "Reason for the abort", "Recorded, signed by both officers.")
         for w in (self.start_button, self.resume_button, self.abort_button):
             row.addWidget(w)
         lay.addLayout(row)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.ceremony_handler import Question
-from app.gui.widgets import PlainLabel, error_label
+from app.gui.widgets import PlainLabel, describe, error_label
 
 
 class OfficerPrompt(QGroupBox):
@@ -35,32 +36,41 @@ class OfficerPrompt(QGroupBox):
         super().__init__("", parent)
         lay = QVBoxLayout(self)
         self.prompt_text = PlainLabel("", self)
+        self.prompt_text.setObjectName("promptText")  # large-text mode (app.gui.text_size)
         f = self.prompt_text.font()
         f.setBold(True)
         self.prompt_text.setFont(f)
         self.prompt_error = error_label(self, None)
-        form = QFormLayout()
+        self.form = form = QFormLayout()
         self.officer_combo = QComboBox(self)
         self.officer_combo.setEditable(True)
         self.passphrase_edit = QLineEdit(self)
         self.passphrase_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase_edit.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.text_edit = QLineEdit(self)
-        form.addRow("Officer", self.officer_combo)
-        form.addRow("Passphrase", self.passphrase_edit)
-        form.addRow("", self.text_edit)
-        self.prompt_form_labels = (
-            form.labelForField(self.officer_combo),
-            form.labelForField(self.passphrase_edit),
+        describe(self.officer_combo, "Officer", "The name of the officer authenticating now.")
+        describe(
+            self.passphrase_edit, "Passphrase", "The officer's own passphrase; Enter confirms."
         )
+        describe(self.text_edit, "Answer", "What the step asks for; Enter confirms.")
+        officer_label = QLabel("O&fficer", self)
+        officer_label.setBuddy(self.officer_combo)
+        passphrase_label = QLabel("Pass&phrase", self)
+        passphrase_label.setBuddy(self.passphrase_edit)
+        form.addRow(officer_label, self.officer_combo)
+        form.addRow(passphrase_label, self.passphrase_edit)
+        form.addRow("", self.text_edit)
+        self.prompt_form_labels = (officer_label, passphrase_label)
         lay.addWidget(self.prompt_text)
         lay.addLayout(form)
         lay.addWidget(self.prompt_error)
         row = QHBoxLayout()
-        self.yes_button = QPushButton("Confirm", self)
+        # Enter on the focused "yes" goes on (the safe answer); "no" stops the ceremony and
+        # is never the default.
+        self.yes_button = QPushButton("&Confirm", self)
         self.yes_button.setDefault(True)
         self.yes_button.clicked.connect(lambda: self.answered.emit(True))
-        self.no_button = QPushButton("No", self)
+        self.no_button = QPushButton("&No — stop", self)
         self.no_button.clicked.connect(lambda: self.answered.emit(False))
         row.addStretch(1)
         row.addWidget(self.no_button)
@@ -70,22 +80,30 @@ class OfficerPrompt(QGroupBox):
         self.text_edit.returnPressed.connect(lambda: self.answered.emit(True))
         self.hide()
 
+    def _refuse(self, text: str) -> None:
+        self.prompt_error.setText(text)
+        self.prompt_error.show()
+
+    def _show_text_row(self, on: bool) -> None:
+        """The text answer's row, label and all: hidden, it leaves no gap."""
+        self.form.setRowVisible(self.text_edit, on)
+
     def _show_form_labels(self, on: bool) -> None:
-        for label in self.prompt_form_labels:
-            if label is not None:
-                label.setVisible(on)
+        """The officer's name and passphrase rows, labels and all."""
+        for field in (self.officer_combo, self.passphrase_edit):
+            self.form.setRowVisible(field, on)
 
     def show_question(self, q: Question, names: list[str]) -> None:
         """Set the box up for `q` and show it; `names` are the officers a credentials question
         may choose from."""
         self.prompt_error.setText(q.error)
-        self.officer_combo.hide()
-        self.passphrase_edit.hide()
-        self.text_edit.hide()
+        self.prompt_error.setVisible(bool(q.error))
+        self._show_text_row(False)
         self._show_form_labels(False)
         self.no_button.show()
-        self.yes_button.setText("Confirm")
-        self.no_button.setText("No — stop")
+        self.yes_button.setText("&Confirm")
+        self.no_button.setText("&No — stop")
+        focus = self.yes_button
         if q.kind == "credentials":
             index = int(q.args["index"])
             who = "A" if index == 0 else "B"
@@ -96,12 +114,10 @@ class OfficerPrompt(QGroupBox):
             )
             self.officer_combo.clear()
             self.officer_combo.addItems(names)
-            self.officer_combo.show()
-            self.passphrase_edit.show()
             self._show_form_labels(True)
-            self.passphrase_edit.setFocus()
+            focus = self.passphrase_edit
             self.no_button.hide()
-            self.yes_button.setText("Authenticate")
+            self.yes_button.setText("&Authenticate")
         elif q.kind == "confirm":
             assert q.step is not None
             self.setTitle("Both officers confirm")
@@ -112,8 +128,8 @@ class OfficerPrompt(QGroupBox):
                 f"Officer A reads the {q.args['what']} words aloud; officer B checks them on "
                 "the screen. Do both read the same words?"
             )
-            self.yes_button.setText("The words match")
-            self.no_button.setText("They differ — stop")
+            self.yes_button.setText("&The words match")
+            self.no_button.setText("They differ — st&op")
         elif q.kind == "bag_serial":
             second = bool(q.args["second"])
             self.setTitle("Tamper-evident bag serial")
@@ -123,10 +139,10 @@ class OfficerPrompt(QGroupBox):
                 else "Officer A reads the bag serial aloud; officer B types it."
             )
             self.text_edit.clear()
-            self.text_edit.show()
-            self.text_edit.setFocus()
+            self._show_text_row(True)
+            focus = self.text_edit
             self.no_button.hide()
-            self.yes_button.setText("Enter")
+            self.yes_button.setText("&Enter")
         elif q.kind == "exception":
             self.setTitle("Exception: both officers decide")
             self.prompt_text.setText(
@@ -134,10 +150,14 @@ class OfficerPrompt(QGroupBox):
                 "Type the decision (it is recorded and signed by both officers)."
             )
             self.text_edit.setText("resume")
-            self.text_edit.show()
+            self._show_text_row(True)
+            focus = self.text_edit
             self.no_button.hide()
-            self.yes_button.setText("Record decision")
+            self.yes_button.setText("&Record decision")
+        self.yes_button.setAccessibleDescription("Answers yes and goes on (Enter).")
+        self.no_button.setAccessibleDescription("Answers no: the ceremony stops.")
         self.show()
+        focus.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def read_answer(self, q: Question, yes: bool) -> tuple[bool, Any]:
         """(True, the answer to `q`) from the inputs, which are cleared; (False, None) with the
@@ -146,10 +166,10 @@ class OfficerPrompt(QGroupBox):
             name = self.officer_combo.currentText().strip()
             pw = self.passphrase_edit.text()
             if not name or not pw:
-                self.prompt_error.setText("Choose the officer and type the passphrase.")
+                self._refuse("Choose the officer and type the passphrase.")
                 return False, None
             if name in q.args.get("exclude", []):
-                self.prompt_error.setText(
+                self._refuse(
                     f"{name} has already authenticated: the same officer cannot count twice."
                 )
                 return False, None

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -39,8 +41,9 @@ from app.gui.fact_text import generic_lines
 from app.gui.health_chart import HealthChart
 from app.gui.receipt_preview import ReceiptPreview, open_print_dialog
 from app.gui.step_summary import info_lines, step_summary
+from app.gui.style import set_role
 from app.gui.summary_view import SummaryView
-from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
+from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, describe, error_text
 from app.gui.workers import Task, WorkerRunner
 from ceremony.ceremony_plan import CeremonyOutcome
 from ceremony.steps import STEPS, Step, script_words
@@ -80,12 +83,13 @@ class CeremonyStation(QWidget):
         self.step_list.setMaximumWidth(330)
         self.step_list.setMinimumWidth(290)
         self.step_list.setWordWrap(True)
+        describe(self.step_list, "Ceremony steps", "Done, current and coming steps.")
         for s in STEPS:
             self.step_list.addItem(QListWidgetItem(f"{MARKS['pending']}  {s.title}"))
         left.addWidget(self.step_list, 1)
         script = PlainLabel(f"Script words: {script_words()}", self)
         script.setMaximumWidth(300)
-        script.setStyleSheet("color: #555;")
+        set_role(script, "hint")
         left.addWidget(script)
         outer.addLayout(left)
 
@@ -128,11 +132,13 @@ class CeremonyStation(QWidget):
         page = QWidget(self)
         lay = QVBoxLayout(page)
         self.step_title = PlainLabel("", page)
+        self.step_title.setObjectName("stepTitle")
         f = self.step_title.font()
         f.setPointSize(f.pointSize() + 6)
         f.setBold(True)
         self.step_title.setFont(f)
         self.step_activity = PlainLabel("", page)
+        self.step_activity.setObjectName("stepInstruction")  # large-text mode (Ctrl+Plus)
         self.progress = QProgressBar(page)
         self.progress.setRange(0, 1000)
         self.progress.hide()
@@ -170,12 +176,13 @@ class CeremonyStation(QWidget):
         self.preview_layout = self.preview.preview_layout  # the pages shown (tests count them)
         lay.addWidget(self.preview, 1)
         row = QHBoxLayout()
-        self.print_button = QPushButton("Print receipt…", page)
+        self.print_button = QPushButton("&Print receipt…", page)
         self.print_button.clicked.connect(self.print_receipt)
         self.print_button.hide()
-        self.cancel_button = QPushButton("Stop ceremony (destroys its material)", page)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.done_button = QPushButton("New ceremony", page)
+        # Asks first, "go on" being the default and Escape's answer (confirm_cancel).
+        self.cancel_button = QPushButton("&Stop ceremony (destroys its material)…", page)
+        self.cancel_button.clicked.connect(self.confirm_cancel)
+        self.done_button = QPushButton("&New ceremony", page)
         self.done_button.clicked.connect(self.back_to_plan)
         self.done_button.hide()
         row.addWidget(self.print_button)
@@ -259,6 +266,31 @@ class CeremonyStation(QWidget):
             self.status_label.setText("Type the reason for the abort first.")
             return
         self._run(ceremony_run.abort(reason), "ceremony-abort")
+
+    def first_focus(self) -> QWidget:
+        """Where the keyboard starts: the plan's first choice, or the question being asked."""
+        if self.pages.currentIndex() == 0:
+            return self.size_combo
+        return self.prompt_box.focusWidget() or self.prompt_box.yes_button
+
+    def confirm_cancel(self) -> None:
+        """Stop asks first: going on is the default button and what Escape answers, so no
+        stray key destroys the ceremony's material."""
+        if self.task is None or self.task.ended:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Stop the ceremony?", "", parent=self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setText(
+            "Stopping destroys this ceremony's material (the pad being made and its copies) "
+            "and records the failure in the ledger."
+        )
+        go_on = box.addButton("&Go on with the ceremony", QMessageBox.ButtonRole.RejectRole)
+        stop = box.addButton("&Stop and destroy", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(go_on)
+        box.setEscapeButton(go_on)
+        box.buttonClicked.connect(lambda b: self.cancel() if b is stop else None)
+        box.open()
+        self.cancel_dialog = box
 
     def cancel(self) -> None:
         if self.task is not None and not self.task.ended:

@@ -29,7 +29,7 @@ class CoverSwitch(QCheckBox):
     turned_off = Signal()  # once the sender's thread has stopped
 
     def __init__(self, link: WorkstationLink, dialog_parent: QWidget, parent: QWidget) -> None:
-        super().__init__("Cover traffic", parent)
+        super().__init__("Co&ver traffic", parent)
         self.link = link
         self.dialog_parent = dialog_parent
         self.dialog: QMessageBox | None = None
@@ -37,6 +37,7 @@ class CoverSwitch(QCheckBox):
             "Constant-rate cover frames to the facility: hide when and how much you ask. "
             "Spends pad all the time; the cost is shown before it starts."
         )
+        self.setAccessibleDescription(self.toolTip())
         self.clicked.connect(self._on_clicked)
 
     def _on_clicked(self, checked: bool) -> None:
@@ -64,7 +65,7 @@ class CoverSwitch(QCheckBox):
         )
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setText(cover_confirmation_text(cost))
-        box.button(QMessageBox.StandardButton.Yes).setText("Turn on cover traffic")
+        box.button(QMessageBox.StandardButton.Yes).setText("&Turn on cover traffic")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
         def answered(button: Any) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.custody_controls import describe_controls
 from app.gui.custody_model import (
     PadRow,
     load_custody,
@@ -100,11 +101,11 @@ class CustodyView(QWidget):
         top = QHBoxLayout()
         self.verify_banner = StatusBanner(self)
         self.verify_banner.show_message("info", "Ledger: verifying…")
-        self.verify_button = QPushButton("Verify ledger", self)
+        self.verify_button = QPushButton("&Verify ledger", self)
         self.verify_button.clicked.connect(self.verify)
-        self.export_button = QPushButton("Export checkpoint…", self)
+        self.export_button = QPushButton("&Export checkpoint…", self)
         self.export_button.clicked.connect(self.export_checkpoint)
-        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button = QPushButton("Re&fresh", self)
         self.refresh_button.clicked.connect(self.refresh)
         top.addWidget(self.verify_banner, 1)
         top.addWidget(self.verify_button)
@@ -113,10 +114,11 @@ class CustodyView(QWidget):
         outer.addLayout(top)
 
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self._build_pads(), "Pads")
-        self.tabs.addTab(self._build_log(), "Event log")
-        self.tabs.addTab(self._build_officers(), "Officers")
+        self.tabs.addTab(self._build_pads(), "&Pads")
+        self.tabs.addTab(self._build_log(), "Event lo&g")
+        self.tabs.addTab(self._build_officers(), "&Officers")
         outer.addWidget(self.tabs, 1)
+        describe_controls(self)
 
     # -- pads -------------------------------------------------------------------------------
     def _build_pads(self) -> QWidget:
@@ -125,7 +127,7 @@ class CustodyView(QWidget):
         page_lay.setContentsMargins(0, 0, 0, 0)
         actions = QHBoxLayout()
         actions.setContentsMargins(6, 6, 6, 0)
-        self.transfer_button = QPushButton("Transfer custody… (two officers)", page)
+        self.transfer_button = QPushButton("&Transfer custody… (two officers)", page)
         self.transfer_button.setToolTip(
             "Hand the selected sealed pad to a courier or the customer: bag serial checked, "
             "two officers approve"
@@ -320,7 +322,7 @@ class CustodyView(QWidget):
         self.quorum_warning.hide()
         lay.addWidget(self.quorum_warning)
         row = QHBoxLayout()
-        self.retire_button = QPushButton("Retire selected officer… (two officers)", w)
+        self.retire_button = QPushButton("R&etire selected officer… (two officers)", w)
         self.retire_button.clicked.connect(self.retire_selected)
         row.addStretch(1)
         row.addWidget(self.retire_button)

@@ -62,6 +62,9 @@ class FirstRun:
     home: Path
     passphrases: dict[str, str] = field(default_factory=dict)
     starter_pad: str = ""
+    # Practice homes may copy and print the passphrases (the first-run dialog's buttons); a
+    # production home never offers either.
+    practice: bool = True
 
 
 def is_home(path: Path) -> bool:

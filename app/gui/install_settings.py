@@ -27,6 +27,17 @@ MODE_TITLES = {
     "workstation": "Workstation",
 }
 
+# Background and text colour per classification: the usual US marking colours. An install
+# replaces the whole table with its own (`classification_colours` in app.json).
+CLASSIFICATION_COLOURS = {
+    "UNCLASSIFIED": ("#007a33", "#ffffff"),
+    "CUI": ("#502b85", "#ffffff"),
+    "CONFIDENTIAL": ("#0033a0", "#ffffff"),
+    "SECRET": ("#c8102e", "#ffffff"),
+    "TOP SECRET": ("#ff8c00", "#000000"),
+    "TOP SECRET//SCI": ("#fce83a", "#000000"),
+}
+
 
 @dataclass
 class InstallSettings:
@@ -34,8 +45,14 @@ class InstallSettings:
     kiosk: bool = False
     idle_lock_seconds: int = 300
     classification_text: str = "UNCLASSIFIED // PRACTICE"
-    classification_background: str = "#007a33"
-    classification_foreground: str = "#ffffff"
+    # The banners' colours: these two when set, else those of the classification the text
+    # starts with in `classification_colours` (the workstation's classification tags use the
+    # same table), else grey.
+    classification_background: str | None = None
+    classification_foreground: str | None = None
+    classification_colours: dict[str, list[str]] = field(
+        default_factory=lambda: {k: list(v) for k, v in CLASSIFICATION_COLOURS.items()}
+    )
     router_endpoint: str | None = None  # None: the practice facility's embedded router
     usb_roots: list[str] = field(default_factory=lambda: ["/media", "/run/media"])
     export_dir: str | None = None
@@ -75,10 +92,27 @@ class InstallSettings:
             log.warning("cover_bucket %r is not a whole number; using 1024", s.cover_bucket)
             bucket = 1024
         s.cover_bucket = bucket
+        s.classification_colours = _colour_table(s.classification_colours)
         return s
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _colour_table(data: Any) -> dict[str, list[str]]:
+    """{"SECRET": ["#c8102e", "#ffffff"], ...} with upper-case keys; anything else is dropped
+    with a warning (the colours themselves are checked where they reach a style sheet)."""
+    if not isinstance(data, dict):
+        log.warning("classification_colours is not a table; using the default colours")
+        return {k: list(v) for k, v in CLASSIFICATION_COLOURS.items()}
+    out: dict[str, list[str]] = {}
+    for key, value in data.items():
+        ok = isinstance(value, (list, tuple)) and len(value) == 2
+        if isinstance(key, str) and ok and all(isinstance(c, str) for c in value):
+            out[key.strip().upper()] = [value[0], value[1]]
+        else:
+            log.warning("ignoring classification colours for %r: want [background, text]", key)
+    return out
 
 
 def default_home() -> Path:

@@ -125,11 +125,10 @@ class LockScreen(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("lockScreen")
+        self.setObjectName("lockScreen")  # dark, light text: resources/qss/reddoor.qss
         # A plain QWidget ignores its style-sheet background unless asked to paint it: without
         # this the white text sat on the light default grey.
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet("QWidget#lockScreen { background: #1f2328; } QLabel { color: white; }")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
         title = PlainLabel("Red Door is locked", self)
@@ -140,7 +139,8 @@ class LockScreen(QWidget):
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.reason = PlainLabel("", self)
         self.reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.button = QPushButton("Unlock (officer passphrase)", self)
+        self.button = QPushButton("&Unlock (officer passphrase)", self)
+        self.button.setAccessibleDescription("An officer unlocks the station with a passphrase.")
         self.button.clicked.connect(self.unlock_requested)
         lay.addWidget(title)
         lay.addWidget(self.reason)

@@ -87,12 +87,7 @@ def launch_gui(args: argparse.Namespace) -> int:
     kiosk = bool(getattr(args, "kiosk", False) or settings.kiosk)
     home = Path(args.home) if getattr(args, "home", None) else default_home()
     window = MainWindow(settings, home, kiosk=kiosk)
-    if kiosk:
-        from app.gui.kiosk import show_kiosk
-
-        show_kiosk(window)
-    else:
-        window.show()
+    show_main_window(window, kiosk)
     if os.environ.get(PROBE_ENV):
         QTimer.singleShot(0, lambda: _report_shown(window, kiosk, t0))
     exit_code = 0
@@ -106,16 +101,30 @@ def launch_gui(args: argparse.Namespace) -> int:
     return exit_code
 
 
+def show_main_window(window: Any, kiosk: bool) -> None:
+    """A kiosk full screen; else a window that fits its screen (app.gui.screen_fit)."""
+    if kiosk:
+        from app.gui.kiosk import show_kiosk
+
+        show_kiosk(window)
+    else:
+        from app.gui.screen_fit import show_fitted
+
+        show_fitted(window)
+
+
 def _report_shown(window: Any, kiosk: bool, t0: float) -> None:
     """The start-up probe: one JSON line once the window is shown, then quit (benchmark, tests).
     The first event-loop turn after show() is when the window has been exposed and painted."""
     from PySide6.QtWidgets import QApplication
 
     from app.gui.kiosk import kiosk_shape
+    from app.gui.screen_fit import window_fit
 
     line = {"shown": window.isVisible(), "launch_gui_s": round(time.perf_counter() - t0, 4)}
     line["kiosk"] = kiosk
     line["window_icon"] = not window.windowIcon().isNull()
     line.update(kiosk_shape(window))
+    line.update(window_fit(window))
     print(json.dumps(line), flush=True)
     QApplication.exit(0)  # not quit(): that asks each window to close, and a kiosk refuses

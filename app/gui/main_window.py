@@ -13,9 +13,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
     QHBoxLayout,
     QMainWindow,
     QPushButton,
@@ -27,15 +29,47 @@ from PySide6.QtWidgets import (
 from app.gui.install_settings import MODE_TITLES, MODES, InstallSettings
 from app.gui.kiosk import IdleLock, LockScreen, close_open_dialogs, make_kiosk_window, show_kiosk
 from app.gui.officer_dialogs import OfficerPassphraseDialog
+from app.gui.screen_fit import fit_window
 from app.gui.start_screens import FirstRunDialog, ModeChooser
 from app.gui.startup import Started, bootstrap
-from app.gui.widgets import ClassificationBanner, PlainLabel, error_text
+from app.gui.style import classification_key, style_sheet
+from app.gui.text_size import TextSize
+from app.gui.widgets import ClassificationBanner, ElidedLabel, PlainLabel, error_text
 from app.gui.workers import WorkerRunner
 
 if TYPE_CHECKING:  # the cores (Zenoh, PKCS#11, SQLCipher) load on the bootstrap worker
     from app.gui.facility import FirstRun
 
 log = logging.getLogger(__name__)
+
+
+class DialogShade(QWidget):
+    """Shades the views while a modal dialog of the window is open, so the dialog stands out
+    even without a window manager (which would have given it a frame and a title bar)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("dialogShade")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.hide()
+
+    def cover(self, on: bool) -> None:
+        parent = self.parentWidget()
+        if on and parent is not None:
+            self.setGeometry(parent.rect())
+            self.raise_()
+        self.setVisible(on)
+
+
+def first_control(view: QWidget) -> QWidget | None:
+    """The first visible, enabled control inside `view` that Tab would reach."""
+    w = view.nextInFocusChain()
+    while w is not None and w is not view:
+        tab = bool(w.focusPolicy() & Qt.FocusPolicy.TabFocus)
+        if tab and view.isAncestorOf(w) and w.isVisibleTo(view) and w.isEnabled():
+            return w
+        w = w.nextInFocusChain()
+    return None
 
 
 class MainWindow(QMainWindow):
@@ -49,6 +83,7 @@ class MainWindow(QMainWindow):
         kiosk: bool = False,
         start_link: bool = True,
         started: Started | None = None,
+        text_size: TextSize | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -61,32 +96,35 @@ class MainWindow(QMainWindow):
         self._may_close = not kiosk
         self._shut = False
         self.setWindowTitle("Red Door")
-        self.resize(1280, 800)
+        # The start size fits the screen's available area (app.gui.screen_fit); the launcher
+        # shows the window maximised on a small screen.
+        fit_window(self)
+        self.text_size = text_size or TextSize()
+        self.apply_style()
 
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        banner = (
-            settings.classification_text,
-            settings.classification_background,
-            settings.classification_foreground,
-        )
-        self.top_banner = ClassificationBanner(*banner, central)
-        self.bottom_banner = ClassificationBanner(*banner, central)
+        self.top_banner = ClassificationBanner(settings.classification_text, central)
+        self.bottom_banner = ClassificationBanner(settings.classification_text, central)
         lay.addWidget(self.top_banner)
         bar = QHBoxLayout()
         bar.setContentsMargins(10, 4, 10, 4)
-        self.mode_label = PlainLabel("Starting…", central, wrap=False)
-        f = self.mode_label.font()
-        f.setBold(True)
-        self.mode_label.setFont(f)
-        self.switch_button = QPushButton("Change mode", central)
+        self.mode_label = ElidedLabel("Starting…", central)
+        self.mode_label.setObjectName("modeLabel")
+        self.switch_button = QPushButton("Change &mode", central)
         self.switch_button.clicked.connect(self.show_chooser)
-        self.lock_button = QPushButton("Lock", central)
+        self.lock_button = QPushButton("&Lock", central)
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
-        self.quit_button = QPushButton("Quit", central)
+        self.quit_button = QPushButton("&Quit", central)
         self.quit_button.clicked.connect(self.close)
+        for button, description in (
+            (self.switch_button, "Back to the choice of station (Alt+M)."),
+            (self.lock_button, "Lock the station; an officer unlocks it (Alt+L)."),
+            (self.quit_button, "Close Red Door (Alt+Q)."),
+        ):
+            button.setAccessibleDescription(description)
         bar.addWidget(self.mode_label, 1)
         bar.addWidget(self.switch_button)
         bar.addWidget(self.lock_button)
@@ -97,6 +135,10 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.bottom_banner)
         self.setCentralWidget(central)
 
+        self.shade = DialogShade(self.stack)
+        app = QApplication.instance()
+        if app is not None:  # dialogs of this window shade it while they are open
+            app.installEventFilter(self)
         self.chooser = ModeChooser(self.stack)
         self.chooser.chosen.connect(self.set_mode)
         self.stack.addWidget(self.chooser)
@@ -105,8 +147,10 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.lock_screen)
         self._locked = False
         self._pending_secrets: FirstRun | None = None
-        self.switch_button.setVisible(settings.mode is None)
+        self.stack.currentChanged.connect(lambda _i: self._update_bar())
+        self._update_bar()
         self.lock_button.setVisible(kiosk)
+        self._text_shortcuts()
         for b in self.chooser.buttons.values():
             b.setEnabled(False)
         self.chooser.status.show_message("info", f"Opening the facility home {home}…")
@@ -145,12 +189,46 @@ class MainWindow(QMainWindow):
                 self.chooser.buttons[m].setEnabled(False)
         if self.mode is None:
             self.mode_label.setText("Red Door")  # no longer "Starting…"
+            self.chooser.focus_first()
         if started.first_run is not None and started.first_run.passphrases:
             self._pending_secrets = started.first_run
             self._show_pending_secrets()
         if self.settings.mode:
             self.set_mode(self.settings.mode)
         self.ready.emit()
+
+    # -- look -------------------------------------------------------------------------------
+    def apply_style(self) -> None:
+        """The one style sheet (resources/qss/reddoor.qss) for these settings and text size."""
+        self.setStyleSheet(style_sheet(self.settings, self.text_size.scale))
+
+    def _text_shortcuts(self) -> None:
+        """Ctrl+Plus / Ctrl+Minus: the large-text mode for the words read aloud and the step
+        instructions; Ctrl+0 back to normal. Remembered (app.gui.text_size)."""
+        keys = (
+            (QKeySequence.StandardKey.ZoomIn, 1),
+            ("Ctrl+=", 1),
+            (QKeySequence.StandardKey.ZoomOut, -1),
+            ("Ctrl+0", 0),
+        )
+        self.text_shortcuts: list[QShortcut] = []
+        for key, by in keys:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.ApplicationShortcut)
+            sc.activated.connect(lambda by=by: self.change_text_size(by))
+            self.text_shortcuts.append(sc)
+
+    def change_text_size(self, by: int) -> None:
+        """Larger (by > 0), smaller (by < 0) or normal (0) text; saved for the next start."""
+        changed = self.text_size.reset() if by == 0 else self.text_size.step(by)
+        if changed:
+            self.apply_style()
+
+    def _update_bar(self) -> None:
+        """ "Change mode" only inside a mode, and only when the install leaves the choice open."""
+        current = self.stack.currentWidget()
+        in_mode = current is not None and current not in (self.chooser, self.lock_screen)
+        self.switch_button.setVisible(self.settings.mode is None and in_mode)
 
     def _show_pending_secrets(self) -> None:
         """The practice officers' passphrases, never over the lock screen: a locked station
@@ -178,6 +256,7 @@ class MainWindow(QMainWindow):
         self.mode = None
         self.mode_label.setText("Red Door")
         self.stack.setCurrentWidget(self.chooser)
+        self.chooser.focus_first()
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
@@ -187,6 +266,17 @@ class MainWindow(QMainWindow):
         self.mode_label.setText(f"Red Door — {MODE_TITLES[mode]}")
         if not self._locked:
             self.stack.setCurrentWidget(view)
+            self._focus_view(view)
+
+    @staticmethod
+    def _focus_view(view: QWidget) -> None:
+        """Keyboard focus into the view just shown: its `first_focus()`, else its first
+        control in the tab order (reading order)."""
+        first = getattr(view, "first_focus", None)
+        target = first() if callable(first) else None
+        if target is None:
+            target = first_control(view)
+        (target or view).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _file_dirs(self) -> list[Path]:
         """Where file dialogs may go: nowhere else in a kiosk."""
@@ -223,6 +313,7 @@ class MainWindow(QMainWindow):
                 file_dialog_dirs=self._file_dirs,
                 cover_rate=self.settings.cover_rate,
                 cover_bucket=self.settings.cover_bucket,
+                classification_colour=lambda text: classification_key(self.settings, text),
                 parent=self.stack,
             )
             view.rescan()
@@ -312,6 +403,7 @@ class MainWindow(QMainWindow):
         self._locked = True
         self.lock_screen.reason.setText(reason)
         self.stack.setCurrentWidget(self.lock_screen)
+        self.lock_screen.button.setFocus(Qt.FocusReason.OtherFocusReason)
         self.switch_button.setEnabled(False)
         self.quit_button.setEnabled(not self.kiosk)
         if self.idle is not None:
@@ -327,6 +419,7 @@ class MainWindow(QMainWindow):
         self.quit_button.setEnabled(True)
         view = self.views.get(self.mode or "")
         self.stack.setCurrentWidget(view if view is not None else self.chooser)
+        self._focus_view(view if view is not None else self.chooser)
         if self.idle is not None:
             self.idle.start()
         self._show_pending_secrets()
@@ -352,6 +445,29 @@ class MainWindow(QMainWindow):
         dlg.open()
         self.exit_dialog = dlg
 
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide) and isinstance(obj, QDialog):
+            self._update_shade()
+        return False
+
+    def _update_shade(self) -> None:
+        if self._shut:
+            return
+        mine = [
+            w
+            for w in QApplication.topLevelWidgets()
+            if isinstance(w, QDialog)
+            and w.isVisible()
+            and w.isModal()
+            and w.parentWidget() is not None
+            and w.parentWidget().window() is self
+        ]
+        self.shade.cover(bool(mine))
+        if not mine and self.isVisible() and not self.isActiveWindow():
+            # Without a window manager nobody gives the keyboard back to the window when
+            # its dialog closes.
+            self.activateWindow()
+
     def changeEvent(self, event: Any) -> None:
         super().changeEvent(event)
         if self.kiosk and self.isMinimized():
@@ -369,6 +485,9 @@ class MainWindow(QMainWindow):
         if self._shut:
             return
         self._shut = True
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
         self.runner.stop_all()
         for view in self.views.values():
             if hasattr(view, "shutdown"):

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.widgets import PlainLabel, error_label, error_text
+from app.gui.widgets import PlainLabel, describe, error_label, error_text
 from app.gui.workers import WorkerRunner
 
 Approvers = list[tuple[str, str]]
@@ -68,6 +68,8 @@ class TwoOfficerDialog(QDialog):
                 combo.setCurrentIndex(i)
             pw = _passphrase_edit(box)
             pw.setObjectName(f"passphrase{i}")
+            describe(combo, f"{label}'s name", f"{label} chooses their own name.")
+            describe(pw, f"{label}'s passphrase", f"{label} types their own passphrase.")
             form.addRow("Officer", combo)
             form.addRow("Passphrase", pw)
             self.names.append(combo)
@@ -78,7 +80,7 @@ class TwoOfficerDialog(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Approve")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Approve")
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
@@ -167,6 +169,8 @@ class OfficerPassphraseDialog(QDialog):
         self.name.setEditable(not officer_names)
         self.name.addItems(list(officer_names))
         self.passphrase = _passphrase_edit(self)
+        describe(self.name, "Officer", "The officer's own name.")
+        describe(self.passphrase, "Passphrase", "The officer's own passphrase; Enter checks it.")
         if ask_name:
             form.addRow("Officer", self.name)
         else:  # the kiosk's own unlock passphrase: there is no officer to name

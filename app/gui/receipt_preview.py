@@ -50,7 +50,7 @@ class ReceiptPreview(QScrollArea):
         for page in pages:
             label = QLabel(self.preview_inner)
             label.setPixmap(QPixmap(str(page)))
-            label.setStyleSheet("border: 1px solid #999; background: white;")
+            label.setObjectName("receiptPage")  # framed, white: resources/qss/reddoor.qss
             self.preview_layout.addWidget(label)
         if not pages:
             self.preview_layout.addWidget(PlainLabel(f"Receipt written to {pdf}", self))

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.step_summary import Summary, Table, details_json
-from app.gui.widgets import PlainLabel
+from app.gui.widgets import PlainLabel, describe
 
 
 def table_widget(table: Table, parent: QWidget) -> QTableWidget:
@@ -64,7 +64,7 @@ class SummaryView(QWidget):
         self.body_layout.setContentsMargins(0, 0, 0, 0)
         self.lay.addWidget(self.body)
         self.details_button = QToolButton(self)
-        self.details_button.setText("Details (JSON)")
+        self.details_button.setText("&Details (JSON)")
         self.details_button.setCheckable(True)
         self.details_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.details_button.setArrowType(Qt.ArrowType.RightArrow)
@@ -72,6 +72,7 @@ class SummaryView(QWidget):
         self.details = QPlainTextEdit(self)
         self.details.setReadOnly(True)
         self.details.setMaximumHeight(220)
+        describe(self.details, "Details (JSON)", "The step's result exactly as recorded.")
         self.details.hide()
         self.lay.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.lay.addWidget(self.details)

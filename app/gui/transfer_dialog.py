@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.widgets import PlainLabel, error_label
+from app.gui.style import set_role
+from app.gui.widgets import PlainLabel, describe, error_label
 
 MAX_SERIAL = 64
 MAX_NAME = 120
@@ -110,20 +111,24 @@ class TransferDialog(QDialog):
         self.decision_edit.setPlaceholderText(
             "only if the serial differs: what the officers decided"
         )
+        describe(self.to_edit, "Recipient", "Who receives the pad, as on the receipt.")
+        describe(self.serial_edit, "Bag serial", "The serial read off the bag itself.")
+        describe(self.serial_again, "Bag serial again", "A second reading of the bag's serial.")
+        describe(self.decision_edit, "Decision", "Only if the serial differs: the decision.")
         form.addRow("Recipient", self.to_edit)
         form.addRow("Bag serial (read off the bag)", self.serial_edit)
         form.addRow("Bag serial again", self.serial_again)
         form.addRow("Decision if it differs", self.decision_edit)
         lay.addLayout(form)
         self.warning = PlainLabel("", self)
-        self.warning.setStyleSheet("color: #8a5300; font-weight: bold;")
+        set_role(self.warning, "warning")
         lay.addWidget(self.warning)
         self.error = error_label(self)
         lay.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Next: two officers…")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Next: two officers…")
         self.buttons.accepted.connect(self.try_accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)

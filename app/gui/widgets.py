@@ -8,21 +8,22 @@ rich text for a QLabel whose text looks like HTML, and rich text can load images
 from __future__ import annotations
 
 import hashlib
-from string import Template
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QIcon, QPixmap
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QFont, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.style import repolish, set_role
 from custody.fingerprint_words import phrase
-from resources import ICON_SIZES, icon_png, read_text
+from resources import ICON_SIZES, icon_png, read_bytes
 
 
 class PlainLabel(QLabel):
@@ -41,15 +42,79 @@ class PlainLabel(QLabel):
         super().setText(text)
 
 
-ERROR_TEXT_STYLE = "color: #a50e0e; font-weight: bold;"
+class ElidedLabel(QLabel):
+    """One line of plain text that never widens its window: too long for its width, it is
+    elided ("…", in the middle for paths) and the whole text is its tooltip. Multi-line text
+    is elided line by line."""
+
+    def __init__(
+        self,
+        text: str = "",
+        parent: QWidget | None = None,
+        *,
+        mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight,
+    ) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.mode = mode
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        """The whole text, not its elided rendering."""
+        return self._full
+
+    def shown_text(self) -> str:
+        return super().text()
+
+    def _elide(self) -> None:
+        metrics = self.fontMetrics()
+        width = max(self.contentsRect().width(), 40)
+        lines = [metrics.elidedText(ln, self.mode, width) for ln in self._full.split("\n")]
+        super().setText("\n".join(lines))
+
+    def sizeHint(self) -> QSize:
+        metrics = self.fontMetrics()
+        lines = self._full.split("\n")
+        width = max((metrics.horizontalAdvance(ln) for ln in lines), default=0)
+        m = self.contentsMargins()
+        return QSize(width + m.left() + m.right(), metrics.height() * len(lines) + 2)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, self.sizeHint().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._elide()
+
+
+def describe(widget: QWidget, name: str, description: str) -> QWidget:
+    """The accessible name and description of a control: what a screen reader says, and what
+    the tests find it by."""
+    widget.setAccessibleName(name)
+    widget.setAccessibleDescription(description)
+    return widget
 
 
 def error_label(parent: QWidget | None, object_name: str | None = "dialogError") -> PlainLabel:
-    """The red, bold, plain-text line a dialog or form shows its refusal in."""
+    """The red, bold, plain-text line a dialog or form shows its refusal in (the style sheet's
+    "error" role)."""
     label = PlainLabel("", parent)
     if object_name:
         label.setObjectName(object_name)
-    label.setStyleSheet(ERROR_TEXT_STYLE)
+    set_role(label, "error")
     return label
 
 
@@ -64,6 +129,27 @@ def application_icon() -> QIcon:
     return icon
 
 
+def svg_pixmap(name: str, size: int) -> QPixmap:
+    """resources/NAME (an SVG) rendered at `size`x`size` device-independent pixels, sharp on
+    a high-DPI screen too."""
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    app = QGuiApplication.instance()
+    ratio = app.devicePixelRatio() if isinstance(app, QGuiApplication) else 1.0
+    side = max(1, round(size * ratio))
+    image = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    renderer = QSvgRenderer(QByteArray(read_bytes(name)))
+    painter = QPainter(image)
+    renderer.render(painter)
+    painter.end()
+    pixmap = QPixmap.fromImage(image)
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
+
+
 def plain_view(text: str = "", parent: QWidget | None = None) -> QPlainTextEdit:
     view = QPlainTextEdit(parent)
     view.setReadOnly(True)
@@ -72,46 +158,22 @@ def plain_view(text: str = "", parent: QWidget | None = None) -> QPlainTextEdit:
 
 
 class ClassificationBanner(QLabel):
-    """The classification line SCIF software shows at the top and bottom of every window."""
+    """The classification line SCIF software shows at the top and bottom of every window. Its
+    colours are the style sheet's (`app.gui.style.banner_colours`, from the settings)."""
 
-    def __init__(self, text: str, background: str, foreground: str, parent: QWidget | None = None):
+    def __init__(self, text: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setObjectName("classificationBanner")
+        # Never wider than the window: a long marking is cut, not the window widened.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setText(text)
-        font = self.font()
-        font.setBold(True)
-        self.setFont(font)
-        self.setFixedHeight(26)
-        self.setStyleSheet(
-            banner_style("classification-banner", _colour(background), _colour(foreground))
-        )
+        self.setAccessibleName("Classification")
+        self.setAccessibleDescription(f"This station is marked {text}.")
 
 
-def banner_style(name: str, background: str, foreground: str) -> str:
-    """resources/qss/NAME.qss with its two colours filled in (checked colours only: a style
-    sheet is a small language, and settings text must not write into it)."""
-    template = Template(read_text(f"qss/{name}.qss"))
-    return template.substitute(background=background, foreground=foreground)
-
-
-def _colour(text: str) -> str:
-    """Only #rgb/#rrggbb or a plain colour name reaches a style sheet."""
-    t = text.strip()
-    if t.startswith("#") and len(t) in (4, 7) and all(c in "0123456789abcdefABCDEF" for c in t[1:]):
-        return t
-    if t.isalpha() and len(t) < 30:
-        return t
-    return "#555555"
-
-
-LEVEL_STYLE = {
-    "ok": ("#e6f4ea", "#137333"),
-    "info": ("#e8f0fe", "#174ea6"),
-    "warn": ("#fef7e0", "#8a5300"),
-    "error": ("#fce8e6", "#a50e0e"),
-}
+LEVELS = ("ok", "info", "warn", "error")
 
 
 class StatusBanner(QFrame):
@@ -123,15 +185,22 @@ class StatusBanner(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         self.label = PlainLabel("", self)
+        # A long path or pad id wraps or is cut at the window's edge; it never widens it.
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.label)
         self.level = "info"
+        self.setProperty("level", self.level)
         self.hide()
 
     def show_message(self, level: str, text: str) -> None:
-        self.level = level
-        bg, fg = LEVEL_STYLE.get(level, LEVEL_STYLE["info"])
-        self.setStyleSheet(banner_style("status-banner", bg, fg))
+        """Show `text` in the colours of `level` (ok, info, warn, error: the style sheet's
+        `QFrame#statusBanner[level=...]` rules)."""
+        self.level = level if level in LEVELS else "info"
+        if self.property("level") != self.level:
+            self.setProperty("level", self.level)
+            repolish(self)
         self.label.setText(text)
+        self.label.setAccessibleName(f"{self.level} message")
         self.show()
 
     def clear(self) -> None:
@@ -154,6 +223,7 @@ class FingerprintView(QWidget):
         f.setBold(True)
         self.words.setFont(f)
         self.hex = PlainLabel("", self)
+        self.hex.setObjectName("fingerprintHex")
         mono = QFont("DejaVu Sans Mono")
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.hex.setFont(mono)

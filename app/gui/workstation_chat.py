@@ -17,13 +17,15 @@ from PySide6.QtWidgets import (
     QFrame,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.gui.widgets import ERROR_TEXT_STYLE, PlainLabel
+from app.gui.style import set_role
+from app.gui.widgets import PlainLabel, describe
 from app.gui.workstation_model import CLASSIFICATIONS, answer_details, compose, read_excerpt
 from custody.link.workstation import Answer
 
@@ -31,24 +33,37 @@ from custody.link.workstation import Answer
 class MessageCard(QFrame):
     """One question and its streamed answer, with the per-message details."""
 
-    def __init__(self, question: str, classification: str, parent: QWidget | None = None):
+    def __init__(
+        self,
+        question: str,
+        classification: str,
+        parent: QWidget | None = None,
+        *,
+        colour_key: str | None = None,
+    ):
+        """`colour_key`: the classification's entry in the settings' colour table, which
+        colours its tag (`app.gui.style.classification_key`)."""
         super().__init__(parent)
         self.setObjectName("messageCard")
-        self.setStyleSheet(
-            "QFrame#messageCard { border: 1px solid #c8ccd0; border-radius: 6px; "
-            "background: #fbfbfc; }"
-        )
         lay = QVBoxLayout(self)
-        self.header = PlainLabel(f"You asked [{classification}]:", self)
-        self.header.setStyleSheet("color: #555; font-weight: bold;")
+        head = QHBoxLayout()
+        self.header = set_role(PlainLabel("You asked", self, wrap=False), "heading")
+        self.tag = PlainLabel(classification, self, wrap=False)
+        self.tag.setObjectName("classificationTag")
+        if colour_key:
+            self.tag.setProperty("classification", colour_key)
+        head.addWidget(self.header)
+        head.addWidget(self.tag)
+        head.addStretch(1)
+        lay.addLayout(head)
         self.question = PlainLabel(question, self)
-        self.answer_header = PlainLabel("Red Forge AI (waiting for the answer…):", self)
-        self.answer_header.setStyleSheet("color: #555; font-weight: bold;")
+        self.answer_header = set_role(
+            PlainLabel("Red Forge AI (waiting for the answer…):", self), "heading"
+        )
         self.answer = PlainLabel("", self)
         self.answer.setObjectName("answerText")
-        self.details = PlainLabel("", self)
-        self.details.setStyleSheet("color: #666;")
-        for w in (self.header, self.question, self.answer_header, self.answer, self.details):
+        self.details = set_role(PlainLabel("", self), "hint")
+        for w in (self.question, self.answer_header, self.answer, self.details):
             lay.addWidget(w)
         self._text = ""
         self.result: Answer | None = None
@@ -77,7 +92,7 @@ class MessageCard(QFrame):
     def fail(self, message: str) -> None:
         self.answer_header.setText("No complete answer:")
         self.details.setText(message)
-        self.details.setStyleSheet(ERROR_TEXT_STYLE)
+        set_role(self.details, "error")
 
     @property
     def answer_text(self) -> str:
@@ -95,39 +110,61 @@ class AskBox(QGroupBox):
         file_dialog_dirs: Callable[[], list[Path]] | None,
         parent: QWidget,
     ) -> None:
-        super().__init__("Ask Red Forge AI", parent)
+        super().__init__("&Ask Red Forge AI", parent)  # Alt+A: to the question
         self.cost_of = cost_of
         self.file_dialog_dirs = file_dialog_dirs
         self.excerpt: tuple[str, str] | None = None  # (file name, text)
         lay = QVBoxLayout(self)
         self.question_edit = QPlainTextEdit(self)
-        self.question_edit.setPlaceholderText("Your question…")
+        self.question_edit.setPlaceholderText("Your question… (Ctrl+Enter sends it)")
+        self.question_edit.setTabChangesFocus(True)  # Tab leaves the box: reading order
+        describe(
+            self.question_edit,
+            "Question",
+            "The question for the facility's AI; Ctrl+Enter sends it.",
+        )
         self.question_edit.textChanged.connect(self.update_cost)
         self.question_edit.setMinimumHeight(60)
         self.question_edit.setMaximumHeight(130)
         lay.addWidget(self.question_edit)
         row = QHBoxLayout()
-        self.attach_button = QPushButton("Attach file excerpt…", self)
+        self.attach_button = QPushButton("Attach file e&xcerpt…", self)
+        self.attach_button.setAccessibleDescription("Adds an excerpt of a file to the question.")
         self.attach_button.clicked.connect(self.choose_excerpt)
-        self.clear_excerpt_button = QPushButton("Remove excerpt", self)
+        self.clear_excerpt_button = QPushButton("&Remove excerpt", self)
+        self.clear_excerpt_button.setAccessibleDescription("Takes the excerpt out again.")
         self.clear_excerpt_button.clicked.connect(lambda: self.set_excerpt(None))
         self.classification_combo = QComboBox(self)
         self.classification_combo.addItems(CLASSIFICATIONS)
         self.classification_combo.setEditable(True)
+        describe(
+            self.classification_combo,
+            "Classification",
+            "The classification label the question carries.",
+        )
+        classification_label = QLabel("Classificat&ion:", self)
+        classification_label.setBuddy(self.classification_combo)
         row.addWidget(self.attach_button)
         row.addWidget(self.clear_excerpt_button)
         row.addStretch(1)
-        row.addWidget(PlainLabel("Classification:", self, wrap=False))
+        row.addWidget(classification_label)
         row.addWidget(self.classification_combo)
         lay.addLayout(row)
         self.excerpt_view = QPlainTextEdit(self)
         self.excerpt_view.setReadOnly(True)
+        self.excerpt_view.setTabChangesFocus(True)
+        describe(self.excerpt_view, "File excerpt", "The excerpt sent with the question.")
         self.excerpt_view.setMaximumHeight(90)
         self.excerpt_view.hide()
         lay.addWidget(self.excerpt_view)
         row2 = QHBoxLayout()
         self.cost_label = PlainLabel("", self)
-        self.send_button = QPushButton("Send query", self)
+        self.cost_label.setAccessibleName("Cost in pad bytes")
+        self.send_button = QPushButton("&Send query", self)
+        self.send_button.setToolTip("Send the question (Ctrl+Enter)")
+        self.send_button.setAccessibleDescription(
+            "Sends the question over the one-time-pad link (Ctrl+Enter)."
+        )
         self.send_button.setDefault(True)
         row2.addWidget(self.cost_label, 1)
         row2.addWidget(self.send_button)

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -32,8 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.cover_switch import CoverSwitch
+from app.gui.style import set_role
 from app.gui.usb_detect import DetectedPad
-from app.gui.widgets import PlainLabel, StatusBanner, error_text
+from app.gui.widgets import ElidedLabel, PlainLabel, StatusBanner, describe, error_text
 from app.gui.workers import WorkerRunner
 from app.gui.workstation_chat import AskBox, MessageCard
 from app.gui.workstation_link import WorkstationLink
@@ -71,9 +74,13 @@ class WorkstationView(QWidget):
         presence_interval_ms: int = 5000,
         cover_rate: float = 1.0,
         cover_bucket: int = 1024,
+        classification_colour: Callable[[str], str | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """`classification_colour(text)`: the settings' colour entry for a classification,
+        which colours the question's tag (`app.gui.style.classification_key`)."""
         super().__init__(parent)
+        self.classification_colour = classification_colour
         self.runner = runner
         self.link = WorkstationLink(
             runner,
@@ -115,6 +122,17 @@ class WorkstationView(QWidget):
         self.presence_timer.setInterval(presence_interval_ms)
         self.presence_timer.timeout.connect(self.check_presence)
         self._set_connected(False)
+        # Ctrl+Enter (and Ctrl+Return) sends the question from anywhere in the view.
+        self.send_shortcuts = []
+        for key in ("Ctrl+Return", "Ctrl+Enter"):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(self.send)
+            self.send_shortcuts.append(sc)
+
+    def first_focus(self) -> QWidget:
+        """Where the keyboard starts: the question when connected, else Connect."""
+        return self.question_edit if self.session is not None else self.connect_button
 
     @property
     def session(self) -> WorkstationSession | None:
@@ -127,29 +145,46 @@ class WorkstationView(QWidget):
         form.setVerticalSpacing(4)
         self.endpoint_edit = QLineEdit(endpoint, box)
         self.endpoint_edit.setPlaceholderText("tcp/router.red.local:7447")
-        form.addRow("Router endpoint", self.endpoint_edit)
+        describe(self.endpoint_edit, "Router endpoint", "The facility router to connect to.")
+        endpoint_label = QLabel("Router &endpoint", box)
+        endpoint_label.setBuddy(self.endpoint_edit)
+        form.addRow(endpoint_label, self.endpoint_edit)
         row = QHBoxLayout()
         self.pad_combo = QComboBox(box)
         self.pad_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.rescan_button = QPushButton("Detect USB", box)
+        # A long pad description never widens the window: the list shows it whole.
+        self.pad_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.pad_combo.setMinimumContentsLength(24)
+        describe(self.pad_combo, "Pad USB", "The pad on the inserted USB to ask with.")
+        self.rescan_button = QPushButton("&Detect USB", box)
+        self.rescan_button.setAccessibleDescription("Looks for pad USBs again.")
         self.rescan_button.clicked.connect(self.rescan)
         row.addWidget(self.pad_combo, 1)
         row.addWidget(self.rescan_button)
-        form.addRow("Pad USB", row)
+        pad_label = QLabel("&Pad USB", box)
+        pad_label.setBuddy(self.pad_combo)
+        form.addRow(pad_label, row)
         # Not word-wrapped: a wrapping label in a form row gets a height for a narrow width
-        # and leaves a blank gap above and below it; its lines are short and explicit.
-        self.usb_label = PlainLabel("No pad USB detected yet.", box, wrap=False)
-        self.usb_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # and leaves a blank gap above and below it; its lines are short and explicit, and
+        # elided (whole in the tooltip) rather than widening the window.
+        self.usb_label = ElidedLabel("No pad USB detected yet.", box)
+        self.usb_label.setAccessibleName("Pad USB status")
         form.addRow("", self.usb_label)
         self.pad_combo.currentIndexChanged.connect(self._show_selected_pad)
         buttons = QHBoxLayout()
-        self.test_button = QPushButton("Test connection", box)
+        self.test_button = QPushButton("&Test connection", box)
         self.test_button.setToolTip("Asks the router which gateways are alive; spends no pad")
+        self.test_button.setAccessibleDescription(self.test_button.toolTip())
         self.test_button.clicked.connect(self.test_connection)
-        self.connect_button = QPushButton("Connect", box)
+        self.connect_button = QPushButton("&Connect", box)
+        self.connect_button.setAccessibleDescription(
+            "Opens the one-time-pad link with the selected pad (Alt+C)."
+        )
         self.connect_button.clicked.connect(self.toggle_connection)
-        self.connection_label = PlainLabel("Not connected.", box, wrap=False)
-        self.connection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.connection_label = ElidedLabel("Not connected.", box)
+        self.connection_label.setAccessibleName("Connection status")
         # Off by default: it spends pad continuously. Turning it on shows the cost first.
         self.cover_check = CoverSwitch(self.link, self, box)
         self.cover_check.problem.connect(self.connection_label.setText)
@@ -174,7 +209,7 @@ class WorkstationView(QWidget):
             "chunk is authenticated with a one-time MAC before it is shown.",
             inner,
         )
-        self.empty_hint.setStyleSheet("color: #777;")
+        set_role(self.empty_hint, "hint")
         self.cards_layout.insertWidget(0, self.empty_hint)
         self.scroll.setWidget(inner)
         return self.scroll
@@ -301,7 +336,7 @@ class WorkstationView(QWidget):
 
     def _set_connected(self, on: bool) -> None:
         asking = self.link.asking
-        self.connect_button.setText("Disconnect" if on else "Connect")
+        self.connect_button.setText("Dis&connect" if on else "&Connect")
         self.send_button.setEnabled(on and not asking)
         # Not switched while a question is on its way: its frames were cut for one mode.
         self.cover_check.setEnabled(on and not asking)
@@ -373,7 +408,9 @@ class WorkstationView(QWidget):
             return
         classification = self.ask_box.classification()
         self.empty_hint.hide()
-        card = MessageCard(question, classification or "UNMARKED", self)
+        label = classification or "UNMARKED"
+        colour = self.classification_colour(label) if self.classification_colour else None
+        card = MessageCard(question, label, self, colour_key=colour)
         self.cards.append(card)
         self.cards_layout.insertWidget(self.cards_layout.count() - 1, card)
         self.send_button.setEnabled(False)

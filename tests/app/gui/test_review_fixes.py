@@ -21,6 +21,7 @@ from app.gui.install_settings import InstallSettings
 from app.gui.kiosk import LockScreen, confined_open_file, kiosk_shape, show_kiosk
 from app.gui.main_window import MainWindow
 from app.gui.startup import KioskNeedsHome, Started, bootstrap
+from app.gui.style import style_sheet
 from app.gui.workers import WorkerRunner
 from app.gui.workstation_model import pad_low_threshold
 from app.gui.workstation_view import WorkstationView
@@ -59,6 +60,7 @@ def test_confined_dialog_keeps_the_existing_roots(qtbot, tmp_path):
 # -- 2. the lock screen paints its dark background --------------------------------------------
 def test_lock_screen_is_dark_with_light_text(qtbot):
     lock = LockScreen()
+    lock.setStyleSheet(style_sheet(InstallSettings()))  # the main window's one style sheet
     qtbot.addWidget(lock)
     lock.resize(400, 300)
     lock.show()
@@ -164,7 +166,7 @@ def test_chooser_shows_the_ampersand_and_the_header_leaves_starting(qtbot, pract
     w.show()
     qtbot.waitUntil(lambda: w.started is not None, timeout=30000)
     button = w.chooser.buttons["custody"]
-    assert button.text() == "Custody && audit"  # renders as "Custody & audit"
+    assert button.text() == "C&ustody && audit"  # renders as "Custody & audit", Alt+U
     assert "Starting" not in w.mode_label.text()
     assert "Ready" in w.chooser.status.label.text()
     w.close()
