@@ -50,6 +50,7 @@ from custody.ledger.chain import Ledger
 from custody.ledger.entry import Event
 from custody.link.chronicle import LEDGER_EVENT
 from custody.pad import ids as pad_ids
+from custody.pad.frame_policy import OTP_ONLY, FramePolicy
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ RETIRED_EVENT = "pad.retired"
 DESTROYED_EVENT = "pad.destroyed"
 DESTROY_FAILED = "pad.destroy_failed"  # one-person (station): an approved act that failed
 RESYNC_EVENT = "pad.resynced"  # two: a facility copy moved up to the ledger's marks (no state)
+FRAME_POLICY_EVENT = "pad.frame_policy"  # two: the pad's frame policy changed (no state)
 
 CUSTODY_EVENTS = (
     TRANSFERRED,
@@ -214,6 +216,21 @@ class PadRecord:
     used: dict[str, int] = field(default_factory=lambda: {"w2f": 0, "f2w": 0})
     queries: int = 0
     last_query: str = ""
+    # Frame policies (custody.pad.frame_policy), as dicts: the manifest's (from pad.generated;
+    # None for a pad made before they existed: otp-only) and the one in force (pad.frame_policy).
+    manifest_policy: dict[str, Any] | None = None
+    frame_policy: dict[str, Any] | None = None
+
+    @property
+    def policy(self) -> FramePolicy:
+        """The frame policy the ledger records for the pad now (otp-only when none)."""
+        return OTP_ONLY if self.frame_policy is None else FramePolicy.from_dict(self.frame_policy)
+
+    @property
+    def manifest_frame_policy(self) -> FramePolicy:
+        if self.manifest_policy is None:
+            return OTP_ONLY
+        return FramePolicy.from_dict(self.manifest_policy)
 
     @property
     def last_event(self) -> HistoryItem | None:
@@ -244,6 +261,7 @@ class PadRecord:
             "used": dict(self.used),
             "queries": self.queries,
             "last_query": self.last_query,
+            "frame_policy": self.policy.to_dict(),
             "last_event": None
             if last is None
             else {"seq": last.seq, "type": last.type, "time": last.time},
@@ -360,6 +378,16 @@ class Deriver:
                 f"approved {p.get('method')} of the {p.get('copy')} copy FAILED: {p.get('error')}",
             )
             return
+        if e.type == FRAME_POLICY_EVENT:
+            FramePolicy.from_dict(p["to"])  # a malformed one is an "unexpected payload"
+            rec.frame_policy = dict(p["to"])
+            self._note(
+                rec,
+                e,
+                f"frame policy {FramePolicy.from_dict(p['to']).describe()} "
+                f"(was {p['from']['mode']}); reason: {p.get('reason', '')}",
+            )
+            return
         if e.type == RESYNC_EVENT:
             forgone = p.get("forgone", {})
             self._note(
@@ -434,6 +462,9 @@ class Deriver:
             rec.merkle_root = str(p.get("merkle_root", ""))
             rec.merkle_root_words = str(p.get("merkle_root_words", ""))
             rec.pad_sha256 = str(p.get("pad_sha256", ""))
+            if "frame_policy" in p:
+                FramePolicy.from_dict(p["frame_policy"])
+                rec.manifest_policy = rec.frame_policy = dict(p["frame_policy"])
             rec.state = GENERATED
             self._note(rec, e, f"{rec.size:,} bytes, split {rec.split}")
         elif e.type == "pad.customer_copy_written":
@@ -455,7 +486,7 @@ class Deriver:
 # pad.marks mirrors a facility journal write (custody.lifecycle.marks), many per pad.
 NON_MOVING_PAD_EVENTS = frozenset({"pad.copies_verified", "pad.marks"})
 
-SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT)
+SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT, FRAME_POLICY_EVENT)
 
 
 def event_rows(conn: Any, after: int, types: Sequence[str], upto: int = 1 << 62) -> Iterable[Event]:

@@ -158,6 +158,8 @@ class FramePolicy:
 
     def at_least_as_strict_as(self, other: FramePolicy) -> bool:
         """Everything this policy allows, `other` allows too."""
+        if self.mode is PolicyMode.OTP_ONLY:
+            return True  # one-time pad only: its labels change nothing
         if self.mode.rank > other.mode.rank:
             return False
         if not set(other.otp_only_classifications) <= set(self.otp_only_classifications):
