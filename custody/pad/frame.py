@@ -239,13 +239,17 @@ def seal(
     else:
         raise ValueError(f"body length {body_len} is not a bucket that fits {inner_len} bytes")
     clear_kind = 0 if conceal else kind
+    if stream is not None:
+        # inner || zero padding, built in place: the AEAD encrypts the whole body.
+        plain = bytearray(size)
+        INNER.pack_into(plain, 0, kind, flags, seq, msg_id, len(payload))
+        plain[INNER_LEN:inner_len] = payload
+        try:
+            return _seal_keyed(copy, stream, clear_kind, plain, kind is Kind.PAD_EXHAUSTED)
+        finally:
+            _wipe(plain)
     inner = bytearray(INNER.pack(kind, flags, seq, msg_id, len(payload)))
     inner += payload
-    if stream is not None:
-        try:
-            return _seal_keyed(copy, stream, clear_kind, inner, size, kind is Kind.PAD_EXHAUSTED)
-        finally:
-            _wipe(inner)
     range_len = KEY_LEN + size
     offset = copy.reserve_send(range_len, use_reserve=kind is Kind.PAD_EXHAUSTED)
     out = bytearray(
@@ -266,20 +270,15 @@ def seal(
 
 
 def _seal_keyed(
-    copy: PadCopy, stream: KeyedStream, clear_kind: int, inner: bytearray, size: int, last: bool
+    copy: PadCopy, stream: KeyedStream, clear_kind: int, plain: bytearray, last: bool
 ) -> bytes:
     """body || tag = ChaCha20-Poly1305(key, nonce(index), inner || zero padding, header)."""
     aead, offset, index = stream.take(use_reserve=last)
     header = HEADER.pack(
         MAGIC, VERSION, clear_kind, copy.send_code, FrameMode.PAD_KEYED, index, copy.pad_id,
-        offset, KEY_LEN, size,
+        offset, KEY_LEN, len(plain),
     )  # fmt: skip
-    plain = bytearray(size)
-    plain[: len(inner)] = inner
-    try:
-        return header + aead.encrypt(keyed.nonce(index), plain, header)
-    finally:
-        _wipe(plain)
+    return header + aead.encrypt(keyed.nonce(index), plain, header)
 
 
 def seal_cover(copy: PadCopy, bucket: int) -> bytes:
@@ -395,37 +394,34 @@ def _open_keyed(copy: PadCopy, h: Header, data: bytes) -> Message:
         finally:
             _done_with(ikm)
     try:
-        plain = bytearray(
-            aead.decrypt(keyed.nonce(h.key_index), wire[HEADER_LEN:], wire[:HEADER_LEN])
-        )
+        # `bytes` from the library: it cannot be wiped, so no copy is made to pretend otherwise.
+        plain = aead.decrypt(keyed.nonce(h.key_index), wire[HEADER_LEN:], wire[:HEADER_LEN])
     except InvalidTag:
         raise FrameRejected("bad-tag", "frame failed authentication (modified or forged)") from None
     consumed = 0
-    try:
-        if held is None:
-            copy.commit_received(h.offset, KEY_LEN)
-            copy.zeroize(h.offset, KEY_LEN)
-            held = copy.received_keys.add(h.offset, aead)
-            consumed = KEY_LEN
-        held.add(h.key_index)
-        kind, flags, seq, msg_id, length = INNER.unpack_from(plain)
-        _check_inner(h, kind, flags, length)
-        if (
-            copy.frame_policy.mode is PolicyMode.OTP_PREFERRED
-            and h.kind == Kind.OPAQUE
-            and kind not in (Kind.COVER, Kind.CARRIER)
-        ):
-            raise FrameRejected(
-                "bad-kind",
-                f"{POLICY_REFUSAL} (otp-preferred: a concealed pad-keyed frame carries only "
-                "cover traffic)",
-            )
-        end = INNER_LEN + length
-        if any(plain[end:]):
-            raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
-        payload = bytes(plain[INNER_LEN:end])
-    finally:
-        _wipe(plain)
+    if held is None:
+        copy.commit_received(h.offset, KEY_LEN)
+        copy.zeroize(h.offset, KEY_LEN)
+        held = copy.received_keys.add(h.offset, aead)
+        consumed = KEY_LEN
+    held.add(h.key_index)
+    kind, flags, seq, msg_id, length = INNER.unpack_from(plain)
+    _check_inner(h, kind, flags, length)
+    if (
+        h.kind == Kind.OPAQUE
+        and kind != Kind.COVER
+        and kind != Kind.CARRIER
+        and copy.frame_policy.mode is PolicyMode.OTP_PREFERRED
+    ):
+        raise FrameRejected(
+            "bad-kind",
+            f"{POLICY_REFUSAL} (otp-preferred: a concealed pad-keyed frame carries only "
+            "cover traffic)",
+        )
+    end = INNER_LEN + length
+    if plain.count(0, end) != len(plain) - end:  # the padding must be zeros
+        raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
+    payload = plain[INNER_LEN:end]
     compressed = bool(flags & FLAG_COMPRESSED)
     if compressed:
         payload = _inflate(payload)

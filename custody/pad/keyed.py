@@ -55,8 +55,12 @@ def derive_key(
     ).derive(ikm)
 
 
+_NONCE = struct.Struct(">4xQ")
+
+
 def nonce(index: int) -> bytes:
-    return bytes(4) + index.to_bytes(8, "big")
+    """00000000 || index u64be: the 96-bit ChaCha20-Poly1305 nonce of the frame `index`."""
+    return _NONCE.pack(index)
 
 
 class KeyedStream:

@@ -440,3 +440,35 @@ def test_vector_frames_reject_bit_flips_replays_and_otp_only(tmp_path: Path) -> 
         for f in (q0, q1):
             with pytest.raises(FrameRejected, match="replay"):
                 frame.open_frame(fac, f)
+
+
+@pytest.mark.parametrize(
+    ("inner", "reason"),
+    [
+        (
+            frame.INNER.pack(Kind.QUERY, frame.FLAG_FINAL, 0, bytes(16), 2) + b"hi\0\x01",
+            "bad-inner",
+        ),
+        (frame.INNER.pack(Kind.QUERY, frame.FLAG_FINAL, 0, bytes(16), 231), "bad-inner"),
+        (frame.INNER.pack(Kind.ANSWER_END, frame.FLAG_FINAL, 0, bytes(16), 0), "bad-kind"),
+    ],
+)
+def test_authentic_but_malformed_pad_keyed_frames_spend_their_key(pair, inner, reason) -> None:
+    """Built by hand from the pad: a valid tag over a bad inner part is refused after
+    authentication; the key's range is then consumed (a replay afterwards)."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    _ws, fac = pair
+    offset = fac.recv_region.start
+    key = keyed.derive_key(bytes(fac.read(offset, 32)), fac.pad_id, fac.recv_code, offset)
+    header = frame.HEADER.pack(
+        frame.MAGIC, frame.VERSION, Kind.OPAQUE, fac.recv_code, 1, 0, fac.pad_id, offset, 32, 256
+    )
+    data = header + ChaCha20Poly1305(key).encrypt(keyed.nonce(0), inner.ljust(256, b"\0"), header)
+    with pytest.raises(FrameRejected) as exc:
+        frame.open_frame(fac, data)
+    assert exc.value.reason == reason
+    assert bytes(fac.read(offset, 32)) == bytes(32)  # the key's range is spent and zeroized
+    with pytest.raises(FrameRejected) as again:
+        frame.open_frame(fac, data)
+    assert again.value.reason == "replay"
