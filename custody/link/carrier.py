@@ -39,6 +39,12 @@ def carried_bucket(cover_bucket: int) -> int:
     return fits[-1]
 
 
+def can_carry(cover_bucket: int) -> bool:
+    """A carrier of this bucket holds a frame: pad-keyed cover is possible with it (below, cover
+    stays one-time pad: more pad, never a weaker guarantee)."""
+    return frame.BUCKETS[0] + CARRIER_OVERHEAD <= cover_bucket
+
+
 def check_key_period(seconds: float) -> float:
     if not MIN_KEY_PERIOD <= seconds <= MAX_KEY_PERIOD:
         raise UsageError(

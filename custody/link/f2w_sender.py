@@ -14,17 +14,16 @@ period, and answer frames go out inside carriers, so they are sealed at the carr
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 import time
 from collections import Counter
 
-from custody.errors import PadExhaustedError, RedDoorError, UsageError
+from custody.errors import PadExhaustedError, RedDoorError
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
-from custody.link.carrier import DEFAULT_KEY_PERIOD, CoverStream, carried_bucket
+from custody.link.carrier import DEFAULT_KEY_PERIOD, CoverStream, can_carry, carried_bucket
 from custody.link.lane import Lane
 from custody.link.messages import CoverCost
 from custody.link.zenoh_transport import Transport
@@ -63,10 +62,10 @@ class F2WSender:
         self.transport = transport
         self.cover = cover  # rate and bucket (the one-time pad cost; pad-keyed lanes cost less)
         self.key_period = key_period
-        self._carried: int | None = None  # too small to carry: one-time pad cover on all lanes
-        if cover is not None:
-            with contextlib.suppress(UsageError):
-                self._carried = carried_bucket(cover.bucket)
+        # Too small to carry a frame: one-time pad cover on every lane (carrier.can_carry).
+        self._carried = (
+            carried_bucket(cover.bucket) if cover is not None and can_carry(cover.bucket) else None
+        )
         self.lanes = lanes  # the gateway's, filled when it starts
         self.stats = stats
         self.stopping = stopping

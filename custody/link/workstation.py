@@ -52,7 +52,7 @@ from custody.errors import (
 )
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
-from custody.link.carrier import DEFAULT_KEY_PERIOD, carried_bucket, open_carried
+from custody.link.carrier import DEFAULT_KEY_PERIOD, can_carry, carried_bucket, open_carried
 from custody.link.cover_sender import CoverSender
 from custody.link.diode.status import DiodeSeen, diode_seen
 from custody.link.messages import CoverCost, cover_cost
@@ -465,7 +465,7 @@ class WorkstationClient:
     ) -> CoverCost:
         """What cover traffic would cost: pad-keyed (32 bytes per key period) where the policy in
         force allows it, else one-time pad (32 + bucket per frame)."""
-        keyed = key_period if self.policy.keyed_cover else None
+        keyed = key_period if self.policy.keyed_cover and can_carry(bucket) else None
         return cover_cost(rate, bucket, self.copy.remaining_send(), keyed_period=keyed)
 
     def enable_cover(

@@ -288,3 +288,22 @@ def test_the_gateway_enforces_the_policy_its_ledger_poll_reports(tmp_path: Path)
         s.cap.wait_for(lambda: s.gw.frame_policy(pad).mode is PolicyMode.OTP_ONLY)
         s.cap.wait_for(lambda: s.client.presence().policy == FramePolicy())
         assert s.client.ask("y" * 3000).question_mode is FrameMode.OTP
+
+
+def test_pad_keyed_pad_under_cover_carries_pad_keyed_messages_both_ways(tmp_path: Path) -> None:
+    gw_kw = {"cover_rate": RATE, "cover_bucket": 384, "cover_key_period": PERIOD}
+    with site(tmp_path, PAD_KEYED, gw_kw=gw_kw) as s:
+        s.client.enable_cover(RATE, 384, PERIOD)
+        question = "carried " * 200  # 1.6 KB: several 256-byte carried fragments
+        answer = s.client.ask(question)
+        assert answer.text == question
+        assert (answer.question_mode, answer.answer_mode) == (FrameMode.PAD_KEYED,) * 2
+        assert (answer.w2f_bytes, answer.f2w_bytes) == (32, 32)
+        assert answer.query_frames > 1 and answer.answer_frames > 1
+        s.client.disable_cover()
+        headers = [frame.parse_header(d) for _, d in list(s.cap.frames)]
+    assert {h.kind for h in headers} == {frame.Kind.OPAQUE}
+    assert {h.body_len for h in headers} == {384}
+    assert {h.mode for h in headers} == {FrameMode.PAD_KEYED}
+    # A cover bucket too small to carry a frame keeps cover one-time pad, whatever the policy.
+    assert not s.client.cover_cost(RATE, 256).keyed
