@@ -1,7 +1,8 @@
 """The ceremony station's first page: what the next ceremony makes, or the interrupted one's fate.
 
-Widgets only. The officers choose the pad size, the direction split, the entropy sources and the
-customer USB directory; `plan()` turns the choice into a `ceremony.ceremony_plan.CeremonyPlan`.
+Widgets only. The officers choose the pad size, the direction split, the frame policy, the entropy
+sources and the customer USB directory; `plan()` turns the choice into a
+`ceremony.ceremony_plan.CeremonyPlan`.
 When a ceremony was interrupted, the page says so (`show_status`, from
 `app.gui.ceremony_run.ceremony_status`) and offers resume and abort instead of a new start.
 `app.gui.ceremony_wizard.CeremonyStation` connects the buttons and runs what they ask for.
@@ -28,8 +29,18 @@ from app.gui.ceremony_run import new_customer_dir, status_text
 from app.gui.facility import Facility
 from app.gui.widgets import PlainLabel
 from ceremony.ceremony_plan import CeremonyPlan
+from custody.pad.frame_policy import parse_policy
 
 SIZES = (("4 MiB (practice)", 4 << 20), ("16 MiB", 16 << 20), ("64 MiB", 64 << 20))
+# The frame policies (docs/protocol.md, "Pad-keyed frames"), each with what it promises.
+POLICIES = (
+    ("otp-only: every message one-time pad (information-theoretic)", "otp-only"),
+    (
+        "otp-preferred: pad-keyed (computational) only for cover traffic and questions over 16 KiB",
+        "otp-preferred",
+    ),
+    ("pad-keyed: every message pad-keyed ChaCha20-Poly1305 (computational)", "pad-keyed"),
+)
 
 
 class CeremonyPlanPage(QWidget):
@@ -43,6 +54,9 @@ class CeremonyPlanPage(QWidget):
         for label, n in SIZES:
             self.size_combo.addItem(label, n)
         self.split_edit = QLineEdit("1:3", box)
+        self.policy_combo = QComboBox(box)
+        for label, word in POLICIES:
+            self.policy_combo.addItem(label, word)
         self.source_boxes: dict[str, QCheckBox] = {}
         srow = QHBoxLayout()
         for spec, label in (
@@ -57,6 +71,17 @@ class CeremonyPlanPage(QWidget):
         self.customer_edit = QLineEdit(str(new_customer_dir(facility)), box)
         form.addRow("Pad size", self.size_combo)
         form.addRow("Direction split (questions:answers)", self.split_edit)
+        form.addRow("Frame policy", self.policy_combo)
+        labels = facility.settings.otp_only_classifications
+        if labels:
+            form.addRow(
+                "",
+                PlainLabel(
+                    f"Always one-time pad (facility settings): {', '.join(labels)}",
+                    box,
+                    wrap=False,
+                ),
+            )
         form.addRow("Entropy sources", srow)
         form.addRow("Customer USB directory", self.customer_edit)
         lay.addWidget(box)
@@ -95,4 +120,9 @@ class CeremonyPlanPage(QWidget):
             customer_dir=customer,
             sources=sources,
             split=self.split_edit.text().strip() or "1:3",
+            frame_policy=parse_policy(
+                str(self.policy_combo.currentData()),
+                None,
+                self.facility.settings.otp_only_classifications,
+            ),
         )
