@@ -307,3 +307,19 @@ def test_pad_keyed_pad_under_cover_carries_pad_keyed_messages_both_ways(tmp_path
     assert {h.mode for h in headers} == {FrameMode.PAD_KEYED}
     # A cover bucket too small to carry a frame keeps cover one-time pad, whatever the policy.
     assert not s.client.cover_cost(RATE, 256).keyed
+
+
+def test_policy_hint_keys_round_trip_and_a_diode_mirrors_only_well_formed_ones() -> None:
+    pad = bytes(range(16))
+    for policy in (
+        FramePolicy(),
+        FramePolicy(PolicyMode.PAD_KEYED),
+        FramePolicy(PolicyMode.OTP_PREFERRED, 4096),
+    ):
+        key = link_keys.gateway_policy_key("gw1", pad, policy)
+        assert link_keys.is_gateway_token_key(key)
+        assert link_keys.policy_of(key) == policy  # labels never travel in the hint
+    base = link_keys.gateway_pad_key("gw1", pad)
+    for word in ("sometimes", "otp-preferred-", "otp-preferred-01", "otp-preferred-*", "**"):
+        assert not link_keys.is_gateway_token_key(f"{base}/policy/{word}")
+        assert link_keys.policy_of(f"{base}/policy/{word}") is None
