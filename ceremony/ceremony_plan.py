@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ceremony.ceremony_journal import CeremonyJournal
+from custody.pad.frame_policy import OTP_ONLY, FramePolicy
 from custody.pad.manifest import DEFAULT_CHUNK_SIZE, Mark
 
 DEFAULT_QUERIES_PER_DAY = 100
@@ -29,6 +30,9 @@ class CeremonyPlan:
     receipt_out: Path | None = None
     queries_per_day: int = DEFAULT_QUERIES_PER_DAY
     bytes_per_query: int = DEFAULT_BYTES_PER_QUERY
+    # Which frames the pad will allow (docs/protocol.md, "Pad-keyed frames"): in its manifest,
+    # signed with the plan by both officers.
+    frame_policy: FramePolicy = OTP_ONLY
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +44,7 @@ class CeremonyPlan:
             "receipt_out": str(self.receipt_out) if self.receipt_out else None,
             "queries_per_day": self.queries_per_day,
             "bytes_per_query": self.bytes_per_query,
+            "frame_policy": self.frame_policy.to_dict(),
         }
 
     @classmethod
@@ -53,6 +58,10 @@ class CeremonyPlan:
             receipt_out=Path(d["receipt_out"]) if d.get("receipt_out") else None,
             queries_per_day=int(d.get("queries_per_day", DEFAULT_QUERIES_PER_DAY)),
             bytes_per_query=int(d.get("bytes_per_query", DEFAULT_BYTES_PER_QUERY)),
+            # A ceremony begun before frame policies existed makes an otp-only pad.
+            frame_policy=(
+                FramePolicy.from_dict(d["frame_policy"]) if "frame_policy" in d else OTP_ONLY
+            ),
         )
 
 

@@ -96,6 +96,7 @@ def work_authenticate(run: RunContext, s: Step) -> dict[str, Any]:
             "split": plan.split,
             "chunk_size": plan.chunk_size,
             "sources": plan.sources,
+            "frame_policy": plan.frame_policy.to_dict(),
         },
         "usb": run.journal.result("prepare").get("usb", {}),
         "officers": run.officer_names,
@@ -169,6 +170,7 @@ def work_generate(run: RunContext, s: Step) -> dict[str, Any]:
         created=utc_now()[:19] + "Z",
         chunk_size=plan.chunk_size,
         chunk_digests=digests,
+        frame_policy=plan.frame_policy,
     )
     write_atomic(run.journal.manifest_path, manifest.to_bytes())
     root = manifest.merkle_root
@@ -191,6 +193,7 @@ def work_generate(run: RunContext, s: Step) -> dict[str, Any]:
             "pad_sha256": pad_sha.hex(),
             "pad_sha256_words": phrase(pad_sha),
             "manifest_sha256": manifest.sha256.hex(),
+            "frame_policy": manifest.policy.to_dict(),
             "created": manifest.created,
             "sources": gen["sources"],
             "mixing": gen["mixing"],

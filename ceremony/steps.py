@@ -45,7 +45,8 @@ STEPS: tuple[Step, ...] = (
             "Check the station: the facility home opens, the HSM token is present and logged "
             "in, the ledger verifies. Insert the customer USB drive; the station shows its "
             "vendor, model, serial and size and refuses a drive that is too small or already "
-            "holds a pad. Choose the pad size and the direction split."
+            "holds a pad. Choose the pad size, the direction split and the frame policy "
+            "(otp-only unless the facility chose a pad-keyed mode for this pad)."
         ),
         confirms=STATION,
         question="",
@@ -58,8 +59,8 @@ STEPS: tuple[Step, ...] = (
         activity=(
             "Officer A and officer B each type their own passphrase. The same officer twice, "
             "an unknown or retired officer, or a wrong passphrase is refused and recorded. "
-            "Both sign the ceremony plan (size, split, mark, customer drive, sources, script "
-            "hash)."
+            "Both sign the ceremony plan (size, split, frame policy, mark, customer drive, "
+            "sources, script hash)."
         ),
         confirms=BOTH,
         question="Do both officers approve this ceremony plan?",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.cli import frame_policy_options
 from app.cli.numeric_options import MAX_QUERIES_PER_DAY, integer
 from ceremony import entropy_metrics, sizing, state_machine, usb_media
 from ceremony.ceremony_plan import CeremonyPlan
@@ -83,6 +84,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=100,
         help="for size suggestions",
     )
+    frame_policy_options.add_args(run, default="otp-only")
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=cmd_run)
 
@@ -322,6 +324,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         queries_per_day=args.queries_per_day,
     )
     with _open(args) as oh:
+        # The facility's settings name the classifications kept one-time pad (docs/ledger.md).
+        plan.frame_policy = frame_policy_options.policy_from(
+            args, oh.settings.otp_only_classifications
+        )
         ceremony = Ceremony.begin(oh, plan, handler, metrics=metrics)
         outcome = ceremony.run()
         out = outcome.to_dict()

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli import frame_policy_options
 from custody.errors import ReconcileDiscrepancy, ReconcileOverlap, RedDoorError, UsageError
 
 
@@ -127,6 +128,23 @@ def register_pad_actions(psub: Any, common: argparse.ArgumentParser) -> None:
     _pin(ry)
     ry.add_argument("--json", action="store_true")
     ry.set_defaults(handler=cmd_resync)
+
+    fp = psub.add_parser(
+        "frame-policy",
+        parents=[common],
+        help="change a pad's frame policy, never looser than its manifest (two officers)",
+        description="Record pad.frame_policy: the policy a gateway of this home enforces on "
+        "the pad from its next poll, and announces to workstations (docs/protocol.md, "
+        "Pad-keyed frames). It can be made stricter than the pad's manifest (e.g. otp-only "
+        "after a concern about ChaCha20-Poly1305), or back up to the manifest's, never looser.",
+    )
+    fp.add_argument("pad_id", metavar="PADID")
+    frame_policy_options.add_args(fp, default=None)
+    fp.add_argument("--reason", required=True, help="why (recorded)")
+    _officers(fp)
+    _pin(fp)
+    fp.add_argument("--json", action="store_true")
+    fp.set_defaults(handler=cmd_frame_policy)
 
     rt = psub.add_parser(
         "retire",
@@ -300,6 +318,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _done(
         args, e, f"pad {e.payload['pad_id_display']} resumed ({_state_text(e.payload['state'])})"
     )
+
+
+def cmd_frame_policy(args: argparse.Namespace) -> int:
+    from custody.lifecycle import acts
+    from custody.pad.frame_policy import FramePolicy
+
+    policy = frame_policy_options.policy_from(args)
+    if policy is None:
+        raise UsageError("give the new policy: --frame-policy otp-only|otp-preferred|pad-keyed")
+    approvers = _approvers(args)
+    with _open(args) as h:
+        e = acts.change_frame_policy(h, args.pad_id, policy, approvers, args.reason)
+    to = FramePolicy.from_dict(e.payload["to"])
+    return _done(args, e, f"pad {e.payload['pad_id_display']}: frame policy now {to.describe()}")
 
 
 def cmd_retire(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from app.cli.numeric_options import integer
 from custody.bounded_read import read_stream
 from custody.errors import FrameRejected, UsageError
 from custody.pad import frame
+from custody.pad.keyed import KeyedStream
 from custody.pad.store import open_pad_dir
 
 KIND_NAMES = {k.name.lower().replace("_", "-"): k for k in frame.Kind if k is not frame.Kind.OPAQUE}
@@ -38,6 +39,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     seal.add_argument("--more", action="store_true", help="not the final fragment")
     seal.add_argument("--compress", action="store_true", help="zlib before padding")
     seal.add_argument("--conceal", action="store_true", help="hide the kind (cover traffic)")
+    seal.add_argument(
+        "--pad-keyed",
+        action="store_true",
+        help="a pad-keyed frame under its own key (32 pad bytes; ChaCha20-Poly1305, "
+        "computational) — the pad's frame policy must allow it; default: one-time pad",
+    )
     seal.set_defaults(handler=cmd_seal)
 
     op = fsub.add_parser(
@@ -94,6 +101,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
                 final=not args.more,
                 compress=args.compress,
                 conceal=args.conceal,
+                stream=KeyedStream(copy) if args.pad_keyed else None,
             )
         except frame.PayloadTooLarge as exc:
             raise UsageError(str(exc)) from None
@@ -137,6 +145,8 @@ def cmd_open(args: argparse.Namespace) -> int:
             "offset": msg.offset,
             "range_len": msg.range_len,
             "compressed": msg.compressed,
+            "mode": msg.mode.word,
+            "guarantee": msg.mode.guarantee,
             "payload_b64": base64.b64encode(msg.payload).decode(),
         }
         print(json.dumps(out, sort_keys=True))
@@ -161,6 +171,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 "offset": h.offset,
                 "range_len": h.range_len,
                 "body_len": h.body_len,
+                "mode": h.mode.word,
+                "key_index": h.key_index,
             },
             sort_keys=True,
         )

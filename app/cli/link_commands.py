@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import config_file, metrics_options
-from app.cli.numeric_options import cover_bucket, cover_rate, integer, seconds
+from app.cli.numeric_options import cover_bucket, cover_rate, integer, real, seconds
 from custody.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp/127.0.0.1:7447"  # as in custody.link.zenoh_transport (not imported here)
 MAX_WORKERS = 256  # backend threads: each holds a connection to the AI backend
 HOSTED_GATEWAY_WAIT = 15.0  # a gateway retrying its --connect finds a new router within seconds
+DEFAULT_KEY_PERIOD = 10.0  # as custody.link.carrier.DEFAULT_KEY_PERIOD (not imported here)
+
+
+def _key_period_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cover-key-period",
+        type=real(1.0, 86400.0, "a number of seconds", above=False),
+        default=DEFAULT_KEY_PERIOD,
+        help="pad-keyed cover traffic (pads whose frame policy allows it): seconds under one "
+        f"32-byte key (default {DEFAULT_KEY_PERIOD:g})",
+    )
 
 
 def _tls_args(p: argparse.ArgumentParser) -> None:
@@ -161,6 +172,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "the cost per day is printed at start)",
     )
     g.add_argument("--cover-bucket", type=cover_bucket, default=1024, help="cover frame body size")
+    _key_period_arg(g)
     g.add_argument(
         "--cache-max-mb",
         type=integer(1, 1 << 20),
@@ -266,6 +278,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=1024,
         help="body size of every cover frame, bytes (one of the frame buckets; default 1024)",
     )
+    _key_period_arg(a)
     a.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     _tls_args(a)
     a.set_defaults(handler=cmd_ask)
@@ -443,12 +456,29 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                 cache_max_age=args.cache_max_age,
                 cover_rate=args.cover_rate,
                 cover_bucket=args.cover_bucket,
+                cover_key_period=args.cover_key_period,
                 observer=observer,
             )
             chronicle = None  # the gateway closes it
             try:
-                if gw.cover is not None:
-                    print(f"reddoor: {gw.cover.render()} per pad", file=sys.stderr, flush=True)
+                gw.open_pads()
+                poll = None
+                if home_obj is not None:
+                    # Ledger state decides what is served: production homes only active pads;
+                    # a compromised, suspended or destroyed pad stops within a poll (issue 6);
+                    # a frame policy two officers made stricter is enforced from the start.
+                    from custody.lifecycle.serving import LedgerStatePoll
+
+                    poll = LedgerStatePoll(home_obj, lambda: gw.pads)
+                    for pad, policy in poll.policies().items():
+                        gw.set_policy(pad, policy)
+                # The cost first, then the traffic: per pad, in the mode its policy allows.
+                for cost, n in gw.cover_costs():
+                    print(
+                        f"reddoor: {cost.render()} per pad ({n} pad(s))",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 gw.start()
                 if observer is not None:
                     from custody.link.metrics import GatewayCollector, LedgerCollector
@@ -460,12 +490,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
                         watch.start()
                     metrics_server.start()
                     metrics_options.announce(metrics_server)
-                if home_obj is not None:
-                    # Ledger state decides what is served: production homes only active pads;
-                    # a compromised, suspended or destroyed pad stops within a poll (issue 6).
-                    from custody.lifecycle.serving import LedgerStatePoll
-
-                    poll = LedgerStatePoll(home_obj, lambda: gw.pads)
+                if poll is not None:
                     for pad in poll():
                         gw.suspend_pad(pad, poll.reason(pad))
                     gw.watch_suspensions(poll, interval=0.2)
@@ -584,13 +609,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 if not args.no_presence_check:
                     client.check_gateway()  # no gateway: fail before cover spends any pad
                 # The cost first, then the traffic: it spends pad whether or not anyone asks.
-                cost = client.cover_cost(args.cover_rate, args.cover_bucket)
+                cost = client.cover_cost(args.cover_rate, args.cover_bucket, args.cover_key_period)
                 print(
                     f"reddoor: {cost.render_budget('workstation→facility')}",
                     file=sys.stderr,
                     flush=True,
                 )
-                client.enable_cover(args.cover_rate, args.cover_bucket)
+                client.enable_cover(args.cover_rate, args.cover_bucket, args.cover_key_period)
             for qid in client.discard_interrupted():
                 print(
                     f"reddoor: note: an earlier query ({qid[:8]}) was interrupted before its "
@@ -620,6 +645,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     "retransmissions": answer.retransmissions,
                     "w2f_pad_bytes": answer.w2f_bytes,
                     "f2w_pad_bytes": answer.f2w_bytes,
+                    "question_mode": answer.question_mode.word,
+                    "answer_mode": None if answer.answer_mode is None else answer.answer_mode.word,
+                    "question_guarantee": answer.question_guarantee,
+                    "answer_guarantee": answer.answer_guarantee,
                     "via_diode": None
                     if seen is None
                     else {"heard_s_ago": seen.heard_s_ago, "alive": seen.alive},
@@ -627,6 +656,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 sort_keys=True,
             )
         )
-    elif answer.text and not answer.text.endswith("\n"):
-        sys.stdout.write("\n")
+    else:
+        if answer.text and not answer.text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        print(f"reddoor: {guarantee_line(answer)}", file=sys.stderr, flush=True)
     return 0
+
+
+def guarantee_line(answer: Any) -> str:
+    """What each half of the exchange cost and which guarantee it had (custody.pad.frame_policy):
+    `question 1,312 pad bytes, one-time pad (information-theoretic); answer …`."""
+    return (
+        f"question {answer.w2f_bytes:,} pad bytes, {answer.question_guarantee}; "
+        f"answer {answer.f2w_bytes:,} pad bytes, {answer.answer_guarantee}"
+    )

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.cli import frame_policy_options
 from app.cli.numeric_options import (
     MAX_PAD_BYTES,
     MAX_QUERIES_PER_DAY,
@@ -31,6 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     pp.add_argument("--out", type=Path, required=True, help="directory for the two copies")
     pp.add_argument("--split", default="1:3", help="workstation→facility : facility→workstation")
     pp.add_argument("--json", action="store_true", help="print a JSON summary")
+    frame_policy_options.add_args(pp, default=None)
     pp.set_defaults(handler=cmd_practice_pad)
 
     pad = sub.add_parser("pad", help="inspect and manage pad copies", parents=[common])
@@ -75,13 +77,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_practice_pad(args: argparse.Namespace) -> int:
-    manifest = make_practice_pad(args.out, parse_size(args.size), split=args.split)
+    manifest = make_practice_pad(
+        args.out,
+        parse_size(args.size),
+        split=args.split,
+        frame_policy=frame_policy_options.policy_from(args),
+    )
     summary = {
         "pad_id": manifest.pad_id.hex(),
         "pad_id_display": manifest.pad_id_display,
         "size": manifest.size,
         "merkle_root": manifest.merkle_root.hex(),
         "mark": manifest.mark.value,
+        "frame_policy": manifest.policy.to_dict(),
         "workstation": str(args.out / "workstation"),
         "facility": str(args.out / "facility"),
     }
@@ -89,6 +97,7 @@ def cmd_practice_pad(args: argparse.Namespace) -> int:
         print(json.dumps(summary, sort_keys=True))
     else:
         print(f"PRACTICE pad {manifest.pad_id_display} ({manifest.size} bytes, split {args.split})")
+        print(f"  frame policy:     {manifest.policy.describe()}")
         print(f"  workstation copy: {summary['workstation']}")
         print(f"  facility copy:    {summary['facility']}")
     return 0

@@ -1,7 +1,8 @@
 """The ceremony station's first page: what the next ceremony makes, or the interrupted one's fate.
 
-Widgets only. The officers choose the pad size, the direction split, the entropy sources and the
-customer USB directory; `plan()` turns the choice into a `ceremony.ceremony_plan.CeremonyPlan`.
+Widgets only. The officers choose the pad size, the direction split, the frame policy, the entropy
+sources and the customer USB directory; `plan()` turns the choice into a
+`ceremony.ceremony_plan.CeremonyPlan`.
 When a ceremony was interrupted, the page says so (`show_status`, from
 `app.gui.ceremony_run.ceremony_status`) and offers resume and abort instead of a new start.
 `app.gui.ceremony_wizard.CeremonyStation` connects the buttons and runs what they ask for.
@@ -29,8 +30,18 @@ from app.gui.ceremony_run import new_customer_dir, status_text
 from app.gui.facility import Facility
 from app.gui.widgets import PlainLabel, describe
 from ceremony.ceremony_plan import CeremonyPlan
+from custody.pad.frame_policy import parse_policy
 
 SIZES = (("4 MiB (practice)", 4 << 20), ("16 MiB", 16 << 20), ("64 MiB", 64 << 20))
+# The frame policies (docs/protocol.md, "Pad-keyed frames"), each with what it promises.
+POLICIES = (
+    ("otp-only: every message one-time pad (information-theoretic)", "otp-only"),
+    (
+        "otp-preferred: pad-keyed (computational) only for cover traffic and questions over 16 KiB",
+        "otp-preferred",
+    ),
+    ("pad-keyed: every message pad-keyed ChaCha20-Poly1305 (computational)", "pad-keyed"),
+)
 
 
 class CeremonyPlanPage(QWidget):
@@ -44,6 +55,9 @@ class CeremonyPlanPage(QWidget):
         for label, n in SIZES:
             self.size_combo.addItem(label, n)
         self.split_edit = QLineEdit("1:3", box)
+        self.policy_combo = QComboBox(box)
+        for label, word in POLICIES:
+            self.policy_combo.addItem(label, word)
         self.source_boxes: dict[str, QCheckBox] = {}
         self.labels_for: dict[QWidget, QLabel] = {}
         srow = QHBoxLayout()
@@ -65,6 +79,12 @@ class CeremonyPlanPage(QWidget):
             "How the pad is shared between questions and answers, as questions:answers.",
         )
         describe(
+            self.policy_combo,
+            "Frame policy",
+            "Which frames the pad may carry: one-time pad only, pad-keyed ChaCha20-Poly1305 "
+            "for cover and large messages, or pad-keyed for everything.",
+        )
+        describe(
             self.customer_edit,
             "Customer USB directory",
             "Where the customer's copy of the pad is written.",
@@ -72,6 +92,7 @@ class CeremonyPlanPage(QWidget):
         for text, field in (
             ("Pad si&ze", self.size_combo),
             ("Direction s&plit (questions:answers)", self.split_edit),
+            ("&Frame policy", self.policy_combo),
             ("Customer USB director&y", self.customer_edit),
         ):
             label = QLabel(text, box)
@@ -79,6 +100,17 @@ class CeremonyPlanPage(QWidget):
             self.labels_for[field] = label
         form.addRow(self.labels_for[self.size_combo], self.size_combo)
         form.addRow(self.labels_for[self.split_edit], self.split_edit)
+        form.addRow(self.labels_for[self.policy_combo], self.policy_combo)
+        labels = facility.settings.otp_only_classifications
+        if labels:
+            form.addRow(
+                "",
+                PlainLabel(
+                    f"Always one-time pad (facility settings): {', '.join(labels)}",
+                    box,
+                    wrap=False,
+                ),
+            )
         form.addRow("Entropy sources", srow)
         form.addRow(self.labels_for[self.customer_edit], self.customer_edit)
         lay.addWidget(box)
@@ -125,4 +157,9 @@ class CeremonyPlanPage(QWidget):
             customer_dir=customer,
             sources=sources,
             split=self.split_edit.text().strip() or "1:3",
+            frame_policy=parse_policy(
+                str(self.policy_combo.currentData()),
+                None,
+                self.facility.settings.otp_only_classifications,
+            ),
         )

@@ -18,6 +18,7 @@ from app.gui.fact_text import (
     generic_lines,
     hsm_text,
     local_time,
+    policy_text,
     rate_text,
     roots_match,
     short_hex,
@@ -45,6 +46,7 @@ EVENT_TITLES = {
     "ceremony.aborted": "Ceremony aborted",
     "ceremony.failed": "Ceremony failed",
     "pad.practice_created": "Practice pad created",
+    "pad.frame_policy": "Frame policy changed",
 }
 
 
@@ -107,7 +109,17 @@ def event_detail(t: str, p: dict[str, Any]) -> str:
         )
     if t == "link.query":
         used = sum(query_bytes(p).values())  # the reports' count (a malformed payload raises)
-        return f"{p.get('outcome')}, {used:,} pad bytes, query {short_hex(p.get('query_id'))}"
+        modes = ""
+        if p.get("question_mode"):
+            modes = f", question {p.get('question_mode')}, answer {p.get('answer_mode') or '-'}"
+        return (
+            f"{p.get('outcome')}, {used:,} pad bytes{modes}, query {short_hex(p.get('query_id'))}"
+        )
+    if t == "pad.frame_policy":
+        return (
+            f"{policy_text(p.get('to'))} (was {as_dict(p.get('from')).get('mode')}); "
+            f"reason: {as_text(p.get('reason'))}"
+        )
     if t in ("officer.enrolled", "officer.retired"):
         role = f" ({p['role']})" if p.get("role") else ""
         text = f"{p.get('name')}{role}, key {p.get('fingerprint')}"

@@ -36,6 +36,7 @@ from custody.ledger.entry import Event
 from custody.ledger.home import OpenHome, init_home, load_settings, open_home
 from custody.ledger.verify import VerifyReport, verify_ledger
 from custody.lifecycle.practice_pads import record_practice_pads
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.practice import FACILITY_DIR, WORKSTATION_DIR, make_practice_pad
 from custody.pad.vault import VAULT_DIR
 
@@ -95,10 +96,11 @@ def create_practice_facility(home: Path, *, starter_pad: bool = True) -> FirstRu
     return run
 
 
-def add_practice_pad(home: Path, size: int) -> str:
-    """A PRACTICE pad (OS CSPRNG, `custody.pad.practice`) split into the home's two places."""
+def add_practice_pad(home: Path, size: int, frame_policy: FramePolicy | None = None) -> str:
+    """A PRACTICE pad (OS CSPRNG, `custody.pad.practice`) split into the home's two places;
+    `frame_policy` in its manifest (None: otp-only)."""
     tmp = home / f".new-pad-{secrets.token_hex(4)}"
-    manifest = make_practice_pad(tmp, size)
+    manifest = make_practice_pad(tmp, size, frame_policy=frame_policy)
     pid = manifest.pad_id.hex()
     (home / FACILITY_PADS).mkdir(mode=0o700, exist_ok=True)
     (home / USB_DIR).mkdir(mode=0o700, exist_ok=True)

@@ -176,3 +176,14 @@ def generic_lines(facts: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str
             )
             out.append(f"{label}: {inner}")
     return out
+
+
+def policy_text(value: Any) -> str:
+    """A pad's frame policy in words (custody.pad.frame_policy; docs/protocol.md)."""
+    from custody.errors import RedDoorError
+    from custody.pad.frame_policy import FramePolicy
+
+    try:
+        return FramePolicy.from_dict(value).describe()
+    except (ValueError, TypeError, RedDoorError):
+        return as_text(value)

@@ -22,6 +22,7 @@ from app.gui.fact_text import (
     facility_copy_text,
     generic_lines,
     pad_display,
+    policy_text,
     rate_text,
     roots_match,
     short_hex,
@@ -208,6 +209,8 @@ def _authenticate(f: dict[str, Any]) -> Summary:
             f"(questions:answers), chunks of {chunk}"
             f", sources: {', '.join(as_text(s) for s in as_list(plan.get('sources')))}."
         )
+        if "frame_policy" in plan:
+            out.lines.append(f"Frame policy: {policy_text(plan.get('frame_policy'))}.")
     if f.get("usb"):
         out.lines.append(f"Customer drive: {usb_text(f.get('usb'))}.")
     if f.get("script_words"):

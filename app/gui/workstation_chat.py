@@ -26,8 +26,15 @@ from PySide6.QtWidgets import (
 
 from app.gui.style import set_role
 from app.gui.widgets import PlainLabel, describe
-from app.gui.workstation_model import CLASSIFICATIONS, answer_details, compose, read_excerpt
+from app.gui.workstation_model import (
+    CLASSIFICATIONS,
+    answer_details,
+    compose,
+    cost_text,
+    read_excerpt,
+)
 from custody.link.workstation import Answer
+from custody.pad.frame_policy import FrameMode
 
 
 class MessageCard(QFrame):
@@ -101,17 +108,21 @@ class MessageCard(QFrame):
 
 class AskBox(QGroupBox):
     """The question being composed. `cost_of(question, classification)` prices it in pad bytes
-    (None: not connected, or not computable); `file_dialog_dirs` are where an excerpt may come
-    from (a kiosk's USB and export folders; none given: anywhere)."""
+    (None: not connected, or not computable); `modes_of(question, classification)` gives the
+    frame modes of the question and of its answer (the guarantee shown beside the cost);
+    `file_dialog_dirs` are where an excerpt may come from (a kiosk's USB and export folders;
+    none given: anywhere)."""
 
     def __init__(
         self,
         cost_of: Callable[[str, str], int | None],
         file_dialog_dirs: Callable[[], list[Path]] | None,
         parent: QWidget,
+        modes_of: Callable[[str, str], tuple[FrameMode, FrameMode] | None] | None = None,
     ) -> None:
         super().__init__("&Ask Red Forge AI", parent)  # Alt+A: to the question
         self.cost_of = cost_of
+        self.modes_of = modes_of
         self.file_dialog_dirs = file_dialog_dirs
         self.excerpt: tuple[str, str] | None = None  # (file name, text)
         lay = QVBoxLayout(self)
@@ -144,6 +155,8 @@ class AskBox(QGroupBox):
         )
         classification_label = QLabel("Classificat&ion:", self)
         classification_label.setBuddy(self.classification_combo)
+        # The label can change the mode (a pad's policy may keep it one-time pad) and the cost.
+        self.classification_combo.currentTextChanged.connect(self.update_cost)
         row.addWidget(self.attach_button)
         row.addWidget(self.clear_excerpt_button)
         row.addStretch(1)
@@ -209,7 +222,9 @@ class AskBox(QGroupBox):
         if cost is None:
             self.cost_label.setText("")
             return
-        self.cost_label.setText(f"This question will consume {cost:,} pad bytes to send.")
+        modes = self.modes_of(q, self.classification_combo.currentText()) if self.modes_of else None
+        question, answer = modes or (FrameMode.OTP, FrameMode.OTP)
+        self.cost_label.setText(cost_text(cost, question, answer))
 
     def clear(self) -> None:
         """After sending: an empty question, no excerpt."""

@@ -19,8 +19,10 @@ from typing import Any
 from app.gui.usb_detect import detect
 from app.gui.workers import Task, Worker, WorkerRunner
 from app.gui.workstation_session import WorkstationSession, probe_gateways
+from custody.link.carrier import DEFAULT_KEY_PERIOD
 from custody.link.messages import CoverCost
 from custody.link.workstation import Answer
+from custody.pad.frame_policy import FrameMode
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,18 @@ class WorkstationLink:
         except Exception:
             return None
 
+    def frame_modes(self, question: str, classification: str) -> tuple[FrameMode, FrameMode] | None:
+        """The modes `question` and its answer would go in under the policy in force (the
+        guarantee shown beside the cost); None when not connected."""
+        if self.session is None:
+            return None
+        client = self.session.client
+        label = classification or None
+        try:
+            return client.question_mode(question, label), client.policy.answer_mode(label)
+        except Exception:
+            return None
+
     def ask(self, question: str, classification: str | None) -> Task:
         """Send `question`: item(str) for each authenticated chunk of the answer, then
         finished(Answer). `asking` is true until it ends."""
@@ -130,12 +144,14 @@ class WorkstationLink:
     # -- cover traffic ------------------------------------------------------------------------
     def cover_cost(self) -> CoverCost:
         assert self.session is not None
-        return self.session.client.cover_cost(self.cover_rate, self.cover_bucket)
+        return self.session.client.cover_cost(self.cover_rate, self.cover_bucket)  # mode: policy
 
     def enable_cover(self, cost: CoverCost) -> None:
         """Start the cover sender at `cost`'s rate (it starts its own thread: no wait)."""
         assert self.session is not None
-        self.session.client.enable_cover(cost.rate, cost.bucket)
+        self.session.client.enable_cover(
+            cost.rate, cost.bucket, cost.key_period or DEFAULT_KEY_PERIOD
+        )
 
     def cover_running(self) -> bool:
         return self.session is not None and self.session.client.cover_enabled

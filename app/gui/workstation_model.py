@@ -14,6 +14,7 @@ from app.gui.usb_detect import DetectedPad
 from custody.link.messages import CoverCost, duration_text
 from custody.link.presence import Presence
 from custody.link.workstation import Answer
+from custody.pad.frame_policy import FrameMode
 from custody.pad.status import PadStatus
 
 CLASSIFICATIONS = ("UNCLASSIFIED", "CUI", "CONFIDENTIAL", "SECRET", "TOP SECRET")
@@ -128,7 +129,8 @@ def presence_note(p: Presence) -> str | None:
 
 
 def cover_confirmation_text(cost: CoverCost) -> str:
-    """What the user reads before cover traffic starts: what it does and what it costs."""
+    """What the user reads before cover traffic starts: what it does, what it costs, and (when
+    the pad's policy makes it pad-keyed) which guarantee its frames have."""
     lasts = cost.lasts_seconds
     left = (
         ""
@@ -136,10 +138,21 @@ def cover_confirmation_text(cost: CoverCost) -> str:
         else f"\n\nThe {cost.remaining:,} pad bytes left for questions (workstation→facility) "
         f"last about {duration_text(lasts)} at this rate, whatever you ask."
     )
+    if cost.keyed:
+        each = (
+            f"{cost.bucket:,}-byte frames sealed {cost.guarantee}: one 32-byte key of pad "
+            f"every {duration_text(cost.key_period or 0.0)} (this pad's frame policy allows "
+            "pad-keyed cover traffic). Questions go out inside its frames, each in its own "
+            "mode, at its own pad cost."
+        )
+    else:
+        each = (
+            f"each of {cost.frame_bytes:,} pad bytes, one-time pad. Questions go out in its slots."
+        )
     return (
-        f"Cover traffic sends {cost.rate:g} frame(s) per second to the facility, each of "
-        f"{cost.frame_bytes:,} pad bytes, whether or not you ask anything, so that an observer "
-        "of the link cannot tell when or how much you ask. Questions go out in its slots."
+        f"Cover traffic sends {cost.rate:g} frame(s) per second to the facility, whether or not "
+        "you ask anything, so that an observer of the link cannot tell when or how much you "
+        f"ask: {each}"
         f"\n\nCost: {cost.bytes_per_minute:,} pad bytes per minute, {cost.bytes_per_day:,} "
         f"pad bytes per day.{left}\n\nIt stays on until you turn it off or disconnect; while "
         "no facility gateway serves this pad it pauses (nothing to cover for, no pad spent)."
@@ -164,11 +177,26 @@ def compose(question: str, excerpt: tuple[str, str] | None) -> str:
     return text
 
 
+def cost_text(cost: int, question: FrameMode, answer: FrameMode) -> str:
+    """The ask box's line: what the question costs and which guarantee it and its answer get."""
+    text = f"This question will consume {cost:,} pad bytes to send, {question.guarantee}"
+    if answer is not question:
+        text += f"; its answer comes {answer.guarantee}"
+    return text + "."
+
+
+def guarantee_text(a: Answer) -> str:
+    """Which guarantee the question and its answer had (custody.pad.frame_policy)."""
+    if a.answer_mode is None or a.answer_mode is a.question_mode:
+        return f"Both ways: {a.question_guarantee}"
+    return f"Question: {a.question_guarantee}; answer: {a.answer_guarantee}"
+
+
 def answer_details(a: Answer, queries_left: int | None) -> str:
     """An answer card's last line; `queries_left` None while the status after it is read."""
     left = "…" if queries_left is None else f"about {queries_left:,} queries"
     return (
-        f"Query ID: {a.query_id[:16]}   OTP consumed: {a.w2f_bytes + a.f2w_bytes:,} bytes "
-        f"({a.w2f_bytes:,} out, {a.f2w_bytes:,} back)   Remaining: {left}   "
-        "Chronicle: logged by the facility gateway"
+        f"Query ID: {a.query_id[:16]}   Pad consumed: {a.w2f_bytes + a.f2w_bytes:,} bytes "
+        f"({a.w2f_bytes:,} out, {a.f2w_bytes:,} back)   {guarantee_text(a)}   "
+        f"Remaining: {left}   Chronicle: logged by the facility gateway"
     )

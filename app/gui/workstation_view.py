@@ -215,7 +215,7 @@ class WorkstationView(QWidget):
         return self.scroll
 
     def _build_ask(self, file_dialog_dirs: Callable[[], list[Path]] | None) -> QWidget:
-        box = AskBox(self.link.query_cost, file_dialog_dirs, self)
+        box = AskBox(self.link.query_cost, file_dialog_dirs, self, self.link.frame_modes)
         box.send_button.clicked.connect(self.send)
         self.ask_box = box
         # The box's inputs, as the view's own (drivers and tests use them).

@@ -74,6 +74,7 @@ TWO_PERSON_TYPES = {
     "custody.exception",
     "pad.activated",
     "pad.resynced",  # a facility copy moved up to the ledger's marks (custody/lifecycle/marks.py)
+    "pad.frame_policy",  # a pad's frame policy made stricter (custody/lifecycle/acts.py)
     "pad.resumed",
     "pad.exhausted",
     "pad.retired",

@@ -61,6 +61,25 @@ class HomeSettings:
     db_key_label: str
     signing_key_label: str
     created: str
+    # Optional (docs/ledger.md): classification labels this facility keeps one-time pad only;
+    # a ceremony writes them into every new pad's frame policy (custody.pad.frame_policy).
+    otp_only_classifications: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        labels = self.otp_only_classifications
+        if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) for x in labels):
+            raise TypeError("otp_only_classifications must be a list of labels")
+        object.__setattr__(self, "otp_only_classifications", tuple(labels))
+
+
+def settings_json(settings: HomeSettings) -> bytes:
+    """settings.json as written: the optional list only when it holds a label."""
+    d = asdict(settings)
+    if not settings.otp_only_classifications:
+        del d["otp_only_classifications"]
+    else:
+        d["otp_only_classifications"] = list(settings.otp_only_classifications)
+    return json.dumps(d, indent=2).encode() + b"\n"
 
 
 def resolve_home(home: Path | None) -> Path:
@@ -216,7 +235,7 @@ def init_home(
             conn.close()
         (home / VKEY).write_text(checkpoint.vkey(origin, public_key) + "\n", encoding="utf-8")
         (home / VKEY).chmod(0o644)
-        write_atomic(home / SETTINGS, json.dumps(asdict(settings), indent=2).encode() + b"\n")
+        write_atomic(home / SETTINGS, settings_json(settings))
     except BaseException:
         for label in created_keys:
             with contextlib.suppress(RedDoorError):

@@ -1,6 +1,7 @@
 """The custody acts that move a pad, each checked against its derived state and recorded:
 hand-overs (with bag serial checks and exception records), activation, suspension, resumption,
-compromise, retirement and the resync of a facility copy found behind the ledger."""
+compromise, retirement, the resync of a facility copy found behind the ledger, and a change of the
+pad's frame policy."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from custody.lifecycle.states import (
     ACTIVATED,
     COMPROMISED_EVENT,
     DELIVERED_EVENT,
+    DESTROYED,
     EXCEPTION,
     EXHAUSTED_EVENT,
+    FRAME_POLICY_EVENT,
     RESUMED,
     RESYNC_EVENT,
     RETIRED_EVENT,
@@ -35,6 +38,7 @@ from custody.lifecycle.states import (
     find_pad,
 )
 from custody.pad import ids as pad_ids
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.manifest import Side
 
 log = logging.getLogger(__name__)
@@ -274,3 +278,40 @@ def retire(
             reason or "", "the reason (--reason; the pad is not exhausted)"
         )
     return record_two(oh, event_type, payload, approvers)
+
+
+def change_frame_policy(
+    oh: OpenHome,
+    pad: str,
+    policy: FramePolicy,
+    approvers: Sequence[tuple[str, str]],
+    reason: str,
+) -> Event:
+    """Record a new frame policy for a pad (two officers): `pad.frame_policy`.
+
+    Never looser than the pad's manifest: the workstation copy knows only its manifest, so a
+    looser policy could not take effect there (a new pad is made for that). A running gateway
+    of this home enforces the new policy within its poll and announces it to workstations.
+    """
+    rec = find_pad(oh.ledger, pad)
+    why = clean_text(reason, "the reason (--reason)")
+    if rec.state == DESTROYED:
+        raise IllegalTransition(f"pad {rec.display} is destroyed: it has no frame policy to change")
+    manifest = rec.manifest_frame_policy
+    if not policy.at_least_as_strict_as(manifest):
+        raise LifecycleError(
+            f"pad {rec.display}: a frame policy can be made stricter than the pad's manifest "
+            f"({manifest.describe()}), never looser: the workstation copy knows only its "
+            "manifest. Make a new pad for a looser policy"
+        )
+    current = rec.policy
+    if policy == current:
+        raise LifecycleError(f"pad {rec.display} already has frame policy {current.describe()}")
+    payload = {
+        **base_payload(rec),
+        "from": current.to_dict(),
+        "to": policy.to_dict(),
+        "manifest": manifest.to_dict(),
+        "reason": why,
+    }
+    return record_two(oh, FRAME_POLICY_EVENT, payload, approvers)

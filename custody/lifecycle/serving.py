@@ -1,5 +1,6 @@
 """What a running gateway may serve, from the ledger: `servable`, and `LedgerStatePoll`, which a
-gateway polls to stop a compromised, suspended or destroyed pad within a poll."""
+gateway polls to stop a compromised, suspended or destroyed pad within a poll, and to enforce the
+frame policy two officers recorded for a pad (`policies`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from custody.lifecycle.states import (
     event_rows,
     state_words,
 )
+from custody.pad.frame_policy import FramePolicy
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,29 @@ class LedgerStatePoll:
             self._conns.append(conn)
         return conn
 
+    def _feed(self) -> None:
+        conn = self._conn()
+        row = conn.execute("SELECT max(seq) FROM events").fetchone()
+        top = -1 if row[0] is None else int(row[0])
+        self._deriver.feed(event_rows(conn, self._deriver.last_seq, SCAN_TYPES, top))
+        # link.query events in between are skipped once, not rescanned every poll
+        self._deriver.last_seq = max(self._deriver.last_seq, top)
+
+    def policies(self) -> dict[bytes, FramePolicy]:
+        """The frame policy the ledger records for each served pad it knows (pad.generated,
+        then pad.frame_policy; otp-only for a pad made before policies existed)."""
+        with self._lock:
+            self._feed()
+            pads = self._deriver.pads
+            return {
+                pid: rec.policy
+                for pid in self.served()
+                if (rec := pads.get(pid.hex())) is not None and rec.ceremony_id
+            }
+
     def __call__(self) -> list[bytes]:
         with self._lock:
-            conn = self._conn()
-            row = conn.execute("SELECT max(seq) FROM events").fetchone()
-            top = -1 if row[0] is None else int(row[0])
-            self._deriver.feed(event_rows(conn, self._deriver.last_seq, SCAN_TYPES, top))
-            # link.query events in between are skipped once, not rescanned every poll
-            self._deriver.last_seq = max(self._deriver.last_seq, top)
+            self._feed()
             pads = self._deriver.pads
             return [
                 pid

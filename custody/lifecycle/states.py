@@ -52,6 +52,7 @@ from custody.ledger.entry import Event
 from custody.lifecycle.consumption import QueryUsage, query_usage
 from custody.link.chronicle import LEDGER_EVENT
 from custody.pad import ids as pad_ids
+from custody.pad.frame_policy import OTP_ONLY, FramePolicy
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ RESYNC_EVENT = "pad.resynced"  # two: a facility copy moved up to the ledger's m
 # one (the station), practice homes only: a practice pad made without a ceremony, e.g. the
 # starter pad (custody.lifecycle.practice_pads); the pad is active from then on
 PRACTICE_CREATED = "pad.practice_created"
+FRAME_POLICY_EVENT = "pad.frame_policy"  # two: the pad's frame policy changed (no state)
 
 CUSTODY_EVENTS = (
     TRANSFERRED,
@@ -222,6 +224,21 @@ class PadRecord:
     # One point per link.query (custody.lifecycle.consumption.query_usage): `used` is their
     # sum, the custody view's chart their running total. Not in `to_dict` (reports print sums).
     usage: list[QueryUsage] = field(default_factory=list)
+    # Frame policies (custody.pad.frame_policy), as dicts: the manifest's (from pad.generated;
+    # None for a pad made before they existed: otp-only) and the one in force (pad.frame_policy).
+    manifest_policy: dict[str, Any] | None = None
+    frame_policy: dict[str, Any] | None = None
+
+    @property
+    def policy(self) -> FramePolicy:
+        """The frame policy the ledger records for the pad now (otp-only when none)."""
+        return OTP_ONLY if self.frame_policy is None else FramePolicy.from_dict(self.frame_policy)
+
+    @property
+    def manifest_frame_policy(self) -> FramePolicy:
+        if self.manifest_policy is None:
+            return OTP_ONLY
+        return FramePolicy.from_dict(self.manifest_policy)
 
     @property
     def last_event(self) -> HistoryItem | None:
@@ -258,6 +275,7 @@ class PadRecord:
             "used": dict(self.used),
             "queries": self.queries,
             "last_query": self.last_query,
+            "frame_policy": self.policy.to_dict(),
             "last_event": None
             if last is None
             else {"seq": last.seq, "type": last.type, "time": last.time},
@@ -379,6 +397,16 @@ class Deriver:
                 f"approved {p.get('method')} of the {p.get('copy')} copy FAILED: {p.get('error')}",
             )
             return
+        if e.type == FRAME_POLICY_EVENT:
+            FramePolicy.from_dict(p["to"])  # a malformed one is an "unexpected payload"
+            rec.frame_policy = dict(p["to"])
+            self._note(
+                rec,
+                e,
+                f"frame policy {FramePolicy.from_dict(p['to']).describe()} "
+                f"(was {p['from']['mode']}); reason: {p.get('reason', '')}",
+            )
+            return
         if e.type == RESYNC_EVENT:
             forgone = p.get("forgone", {})
             self._note(
@@ -476,6 +504,9 @@ class Deriver:
             rec.merkle_root = str(p.get("merkle_root", ""))
             rec.merkle_root_words = str(p.get("merkle_root_words", ""))
             rec.pad_sha256 = str(p.get("pad_sha256", ""))
+            if "frame_policy" in p:
+                FramePolicy.from_dict(p["frame_policy"])
+                rec.manifest_policy = rec.frame_policy = dict(p["frame_policy"])
             rec.state = GENERATED
             self._note(rec, e, f"{rec.size:,} bytes, split {rec.split}")
         elif e.type == "pad.customer_copy_written":
@@ -497,7 +528,7 @@ class Deriver:
 # pad.marks mirrors a facility journal write (custody.lifecycle.marks), many per pad.
 NON_MOVING_PAD_EVENTS = frozenset({"pad.copies_verified", "pad.marks"})
 
-SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT, PRACTICE_CREATED)
+SCAN_TYPES = (*CEREMONY_EVENTS, *CUSTODY_EVENTS, RESYNC_EVENT, PRACTICE_CREATED, FRAME_POLICY_EVENT)
 
 
 def event_rows(conn: Any, after: int, types: Sequence[str], upto: int = 1 << 62) -> Iterable[Event]:

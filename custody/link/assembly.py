@@ -195,7 +195,10 @@ class QuestionAssembler:
         rec.outcome = "lost-in-restart"
         lane.count(query_count_key(REFUSED))
         rec.finished_at = time.time()
-        rec.f2w_ranges.append(frame_range(err))
+        used = frame_range(err)
+        if used is not None:
+            rec.f2w_ranges.append(used)
+        rec.answer_mode = rec.answer_mode or "otp"
         if self.chronicle is not None:
             self.chronicle.record_query(rec)
         return True

@@ -61,6 +61,11 @@ class QueryRecord:
     w2f_ranges: list[tuple[int, int]] = field(default_factory=list)  # [offset, length]
     f2w_ranges: list[tuple[int, int]] = field(default_factory=list)
     outcome: str = "answered"  # answered | error | pad-exhausted | suspended | lost-in-restart
+    # | refused-by-policy
+    # Frame modes (custody.pad.frame_policy.FrameMode.word): "otp" or "pad-keyed"; the answer's
+    # is pad-keyed if any of its frames was, None while no answer frame was sent.
+    question_mode: str = "otp"
+    answer_mode: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -91,6 +96,8 @@ class QueryRecord:
             "w2f_ranges": merge_ranges(self.w2f_ranges),
             "f2w_ranges": merge_ranges(self.f2w_ranges),
             "outcome": self.outcome,
+            "question_mode": self.question_mode,
+            "answer_mode": self.answer_mode,
         }
 
 

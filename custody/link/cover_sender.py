@@ -6,6 +6,9 @@ either way (seal, threat 4). It seals under the client's pad lock (a `PadCopy` i
 thread-safe), pauses while no gateway serves the pad, and stops, saying why, when the pad runs out
 or the medium fails. After each slot it lets the client drain its inbox of the facility's cover
 frames (`after_slot`). `custody.link.workstation.WorkstationClient.enable_cover` starts one.
+
+Pad-keyed cover (`keyed_period`, where the pad's policy allows it): every slot is sealed under the
+current key period's key (custody.link.carrier), and a waiting fragment goes out inside a carrier.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from custody.errors import PadExhaustedError, RedDoorError
+from custody.link.carrier import CoverStream
 from custody.link.zenoh_transport import Transport
 from custody.pad import frame
 from custody.pad.pad_copy import PadCopy
@@ -38,9 +42,12 @@ class CoverSender:
         stats: Counter[str],
         paused: Callable[[], bool],
         after_slot: Callable[[], None],
+        keyed_period: float | None = None,
     ) -> None:
         self.copy, self.pad_lock, self.transport, self.key = copy, pad_lock, transport, key
         self.interval, self.bucket = 1.0 / rate, bucket
+        # Pad-keyed: one key per period, real frames carried (None: one-time pad cover).
+        self.keyed = None if keyed_period is None else CoverStream(copy, bucket, keyed_period)
         self.stats = stats  # the client's
         self.paused = paused  # True: nobody to cover for (checked for each empty slot)
         self.after_slot = after_slot
@@ -71,8 +78,9 @@ class CoverSender:
         while not self._stop.wait(max(0.0, next_at - time.monotonic())):
             next_at += self.interval
             sent: threading.Event | None = None
+            real: bytes | None = None
             try:
-                data, sent = self._slots.get_nowait()
+                real, sent = self._slots.get_nowait()
             except queue.Empty:
                 if self.paused():
                     # Nobody to cover for: no gateway serves this pad (down, or the routers
@@ -80,9 +88,16 @@ class CoverSender:
                     # own absence already does. One-way links (no presence check) keep going.
                     self.stats["cover-paused-slots"] += 1
                     continue
+            if real is not None and self.keyed is None:
+                data = real
+            else:
                 try:
                     with self.pad_lock:
-                        data = frame.seal_cover(self.copy, self.bucket)
+                        data = (
+                            frame.seal_cover(self.copy, self.bucket)
+                            if self.keyed is None
+                            else self.keyed.seal_slot(real)
+                        )
                 except PadExhaustedError:
                     self.stopped_because = "the workstation→facility bytes of this pad are used up"
                     log.warning("cover traffic stopped: pad exhausted")
@@ -91,7 +106,8 @@ class CoverSender:
                     self.stopped_because = exc.message
                     log.error("cover traffic stopped: %s", exc.message)
                     return
-                self.stats["cover-sent"] += 1
+                if real is None:
+                    self.stats["cover-sent"] += 1
             try:
                 self.transport.publish(self.key, data, droppable=True)
             except RedDoorError as exc:  # a transient link error: this slot is lost, go on

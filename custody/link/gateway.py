@@ -43,14 +43,17 @@ from custody.link.answer_cache import DEFAULT_MAX_AGE, DEFAULT_MAX_BYTES, Answer
 from custody.link.answering import ActiveQuestions, Answerer
 from custody.link.assembly import QuestionAssembler
 from custody.link.backends import Backend
+from custody.link.carrier import DEFAULT_KEY_PERIOD, CarriedRejected, check_key_period, open_carried
 from custody.link.chronicle import Chronicle
 from custody.link.f2w_sender import F2WSender
 from custody.link.lane import Lane
+from custody.link.messages import CoverCost
 from custody.link.observer import LinkObserver
 from custody.link.pad_providers import PadProvider
 from custody.link.receive_mark import ReceiveMarkAnnouncer
 from custody.link.zenoh_transport import Subscription, Transport
 from custody.pad import frame
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.manifest import Direction
 from custody.pad.store import default_state_dir
 from custody.rate_limited_log import RateLimitedLog
@@ -82,6 +85,7 @@ class Gateway:
         floor_interval: float = 0.25,
         cover_rate: float | None = None,
         cover_bucket: int = 1024,
+        cover_key_period: float = DEFAULT_KEY_PERIOD,
         router_poll_interval: float = 0.5,
         observer: LinkObserver | None = None,
     ) -> None:
@@ -121,9 +125,13 @@ class Gateway:
             lanes=self._lanes,
             stats=self.stats,
             stopping=self._stopping,
+            key_period=check_key_period(cover_key_period),
         )
         self.cover = self._sender.cover
-        self.max_payload = self._sender.max_payload
+        # Per lane the answerer also keeps within what that lane's frames hold.
+        self.max_payload = (
+            frame.MAX_PAYLOAD if self.cover is None else self.cover.bucket - frame.INNER_LEN
+        )
         self.chunk_bytes = min(chunk_bytes, self.max_payload)
         self.flush_interval = flush_interval
         self.resend_min_interval = resend_min_interval
@@ -162,10 +170,33 @@ class Gateway:
         )
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
+    def open_pads(self) -> None:
+        """Open every pad the provider lists (done by `start` if not before: a caller may first
+        set their policies, `set_policy`, and show what cover traffic will cost, `cover_costs`)."""
+        if self._lanes:
+            return
         for pad_id in self.provider.pad_ids():
             copy = self.provider.open(pad_id)
             self._lanes[pad_id] = Lane(pad_id, copy)
+
+    def cover_costs(self) -> list[tuple[CoverCost, int]]:
+        """What cover traffic costs per pad, by mode (pad-keyed where a pad's policy allows it),
+        with how many pads cost that."""
+        if self.cover is None:
+            return []
+        keyed = sum(1 for lane in self._lanes.values() if self._sender.keyed_cover(lane))
+        out: list[tuple[CoverCost, int]] = []
+        if keyed < len(self._lanes):
+            out.append((self.cover, len(self._lanes) - keyed))
+        if keyed:
+            cost = link_messages.cover_cost(
+                self.cover.rate, self.cover.bucket, keyed_period=self._sender.key_period
+            )
+            out.append((cost, keyed))
+        return out
+
+    def start(self) -> None:
+        self.open_pads()
         for i in range(self._n_frame):
             self._spawn(self._frame_worker, f"gw-frames-{i}")
         for i in range(self._n_backend):
@@ -176,6 +207,7 @@ class Gateway:
             lane.subs.append(
                 self.transport.declare_token(link_keys.gateway_pad_key(self.name, lane.pad_id))
             )
+            self._announce_policy(lane)
             self._marks.announce(lane)
         self._tokens.append(self.transport.declare_token(link_keys.gateway_alive_key(self.name)))
         self._spawn(self._housekeeping, "gw-housekeeping")
@@ -185,6 +217,37 @@ class Gateway:
         if self.transport.config.mode != "router":
             self._spawn(self._router_watch, "gw-router-watch")
         log.info("gateway %s serving %d pads", self.name, len(self._lanes))
+
+    # -- frame policy (custody.pad.frame_policy) ---------------------------------------------
+    def set_policy(self, pad_id: bytes, recorded: FramePolicy) -> bool:
+        """The ledger's policy for `pad_id`: in force at once, never looser than the manifest
+        (the workstation's copy knows only the manifest); announced to workstations. True if
+        the policy in force changed."""
+        lane = self._lanes.get(pad_id)
+        if lane is None:
+            return False
+        policy = lane.copy.manifest.policy.strictest(recorded)
+        with lane.lock:
+            if policy == lane.copy.frame_policy:
+                return False
+            lane.copy.frame_policy = policy
+        log.warning("pad %s: frame policy now %s", pad_id.hex()[:8], policy.describe())
+        if not lane.suspended:
+            self._announce_policy(lane)
+        return True
+
+    def frame_policy(self, pad_id: bytes) -> FramePolicy:
+        return self._lanes[pad_id].copy.frame_policy
+
+    def _announce_policy(self, lane: Lane) -> None:
+        """(Re)declare the liveliness hint of the frame policy this gateway enforces on the pad:
+        a workstation then never seals what this gateway would refuse."""
+        token = self.transport.declare_token(
+            link_keys.gateway_policy_key(self.name, lane.pad_id, lane.copy.frame_policy)
+        )
+        old, lane.policy_token = lane.policy_token, token
+        if old is not None:
+            old.close()
 
     def _router_watch(self) -> None:
         """A client of a router (--connect) says when the router goes and when it is back: one
@@ -240,6 +303,8 @@ class Gateway:
                 s.close()
             if lane.floor_token is not None:
                 lane.floor_token.close()
+            if lane.policy_token is not None:
+                lane.policy_token.close()
         for _ in range(self._n_frame):
             self._frames.put(None)
         for _ in range(self._n_backend):
@@ -264,6 +329,8 @@ class Gateway:
         lane.suspended = True  # checked before every open and every seal
         for s in lane.subs:
             s.close()
+        if lane.policy_token is not None:
+            lane.policy_token.close()
         log.warning(
             "pad %s no longer served (%s)", pad_id.hex(), reason or "the ledger says it must not be"
         )
@@ -271,14 +338,18 @@ class Gateway:
 
     def watch_suspensions(self, poll: Callable[[], Iterable[bytes]], interval: float = 0.5) -> None:
         """Call `poll()` every `interval` s (e.g. a ledger query) and suspend what it returns.
-        A `poll.reason(pad_id)` method, if there is one, says why (for the log)."""
+        A `poll.reason(pad_id)` method, if there is one, says why (for the log); a
+        `poll.policies()` method, the frame policy recorded for each pad (`set_policy`)."""
         reason_of: Callable[[bytes], str] | None = getattr(poll, "reason", None)
+        policies: Callable[[], dict[bytes, FramePolicy]] | None = getattr(poll, "policies", None)
 
         def run() -> None:
             while not self._stopping.wait(interval):
                 try:
                     for pad_id in poll():
                         self.suspend_pad(pad_id, reason_of(pad_id) if reason_of else None)
+                    for pad_id, policy in (policies() if policies else {}).items():
+                        self.set_policy(pad_id, policy)
                 except Exception as exc:
                     log.error("suspension poll failed (%s)", type(exc).__name__)
 
@@ -314,15 +385,19 @@ class Gateway:
         lane = self._lanes[pad_id]
         if lane.suspended:
             return
-        digest = hashlib.sha256(data).digest()
         received = time.time()
         try:
             with lane.lock:
                 if lane.suspended:
                     return
-                msg = frame.open_frame(lane.copy, data)
+                # A pad-keyed cover slot may carry the real frame: that is the one meant.
+                data, msg = open_carried(lane.copy, data)
             self._marks.moved(lane)
         except FrameRejected as exc:
+            if isinstance(exc, CarriedRejected):
+                data = exc.frame  # a retransmission is known by the carried frame's digest
+                self._marks.moved(lane)  # its carrier authenticated: the mark may have moved
+            digest = hashlib.sha256(data).digest()
             if exc.reason == "replay":
                 self._assembler.on_replay(lane, digest)
             else:
@@ -338,4 +413,4 @@ class Gateway:
             lane.count("cover-received")
         if msg.kind is not frame.Kind.QUERY:
             return  # COVER and PING: spent, nothing to do
-        self._assembler.assemble(lane, msg, digest, received)
+        self._assembler.assemble(lane, msg, hashlib.sha256(data).digest(), received)

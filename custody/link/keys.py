@@ -5,6 +5,7 @@
     reddoor/v1/gateway/<name>/alive                    liveliness token of a running gateway
     reddoor/v1/gateway/<name>/pad/<pad id hex>         liveliness token per pad it serves
     reddoor/v1/gateway/<name>/pad/<pad id hex>/floor/<n>  hint: lowest w2f offset it accepts
+    reddoor/v1/gateway/<name>/pad/<pad id hex>/policy/<word>  hint: its frame policy for the pad
     reddoor/v1/diode/<direction>/status                queryable: a diode receiver's state
     reddoor/v1/diode/<direction>/sender                queryable: a diode sender's counters
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 
 from custody.errors import UsageError
+from custody.pad.frame_policy import FramePolicy, PolicyMode
 from custody.pad.manifest import Direction
 
 PREFIX = "reddoor/v1"
@@ -25,6 +27,7 @@ ALL_PAD_FRAMES = f"{PREFIX}/pad/**"
 ALL_GATEWAYS_ALIVE = f"{PREFIX}/gateway/*/alive"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _HEX = re.compile(r"[0-9a-f]{32}")
+_POLICY = re.compile(r"otp-only|pad-keyed|otp-preferred-(0|[1-9][0-9]{0,9})")
 
 
 def pad_hex(pad_id: bytes) -> str:
@@ -83,6 +86,38 @@ def floor_of(key: str) -> int | None:
     return None
 
 
+def policy_word(policy: FramePolicy) -> str:
+    """The policy as one key chunk: `otp-only`, `pad-keyed`, `otp-preferred-<threshold>` (the
+    classification labels stay out of it: they are free text, and the manifest has them)."""
+    if policy.mode is PolicyMode.OTP_PREFERRED:
+        return f"otp-preferred-{policy.threshold}"
+    return str(policy.mode.value)
+
+
+def policy_of_word(word: str) -> FramePolicy | None:
+    if not _POLICY.fullmatch(word):
+        return None
+    if word.startswith("otp-preferred-"):
+        try:
+            return FramePolicy(PolicyMode.OTP_PREFERRED, int(word.rsplit("-", 1)[1]))
+        except UsageError:
+            return None
+    return FramePolicy(PolicyMode(word))
+
+
+def gateway_policy_key(name: str, pad_id: bytes, policy: FramePolicy) -> str:
+    """Liveliness hint: the frame policy the gateway enforces on this pad (custody.pad.
+    frame_policy). Unauthenticated, so a workstation uses it only to be stricter."""
+    return f"{gateway_pad_key(name, pad_id)}/policy/{policy_word(policy)}"
+
+
+def policy_of(key: str) -> FramePolicy | None:
+    parts = key.split("/")
+    if len(parts) >= 2 and parts[-2] == "policy":
+        return policy_of_word(parts[-1])
+    return None
+
+
 def any_gateway_pad_key(pad_id: bytes) -> str:
     return f"{PREFIX}/gateway/*/pad/{pad_hex(pad_id)}"
 
@@ -95,8 +130,8 @@ def gateway_name_of(key: str) -> str | None:
 
 
 def is_gateway_token_key(key: str) -> bool:
-    """One of the three forms a gateway's liveliness token takes (alive, pad, pad floor): what
-    a diode receiver may mirror. Anything else, wildcards included, is not."""
+    """One of the four forms a gateway's liveliness token takes (alive, pad, pad floor, pad
+    policy): what a diode receiver may mirror. Anything else, wildcards included, is not."""
     parts = key.split("/")
     if (
         len(parts) < 5
@@ -111,6 +146,8 @@ def is_gateway_token_key(key: str) -> bool:
         return False
     if len(rest) == 2:
         return True
+    if len(rest) == 4 and rest[2] == "policy":
+        return policy_of_word(rest[3]) is not None
     return len(rest) == 4 and rest[2] == "floor" and rest[3].isdigit() and len(rest[3]) <= 20
 
 

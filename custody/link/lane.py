@@ -18,9 +18,11 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from custody.link.carrier import CoverStream
 from custody.link.chronicle import QueryRecord
 from custody.link.zenoh_transport import Subscription
 from custody.pad import frame
+from custody.pad.frame_policy import FrameMode
 from custody.pad.pad_copy import PadCopy
 
 
@@ -39,7 +41,10 @@ class Assembly:
     def add(self, msg: frame.Message, digest: bytes) -> None:
         self.digests.add(digest)
         self.record.query_frames += 1
-        self.record.w2f_ranges.append((msg.offset, msg.range_len))
+        if msg.range_len:  # 0: a pad-keyed fragment under a key an earlier one consumed
+            self.record.w2f_ranges.append((msg.offset, msg.range_len))
+        if msg.mode is FrameMode.PAD_KEYED:
+            self.record.question_mode = msg.mode.word  # one pad-keyed fragment makes it so
         self.size += len(msg.payload) - len(self.parts.get(msg.seq, b""))
         self.parts[msg.seq] = msg.payload
         if msg.final:
@@ -70,6 +75,8 @@ class Lane:
     slots: queue.Queue[bytes] = field(default_factory=queue.Queue)  # cover: frames to send
     floor_token: Subscription | None = None  # liveliness hint: our w2f receive high-water mark
     announced_floor: int = -1
+    policy_token: Subscription | None = None  # liveliness hint: the frame policy we enforce
+    cover_stream: CoverStream | None = None  # pad-keyed cover: this lane's key period
     floor_dirty: bool = False
     # What happened on this pad since start, for the gateway's metrics (custody.link.metrics
     # reads them at scrape time): outcomes of questions, cover frames, answer frames resent.

@@ -21,7 +21,9 @@ import math
 from dataclasses import dataclass
 
 from custody.errors import UsageError
-from custody.pad import frame
+from custody.link import carrier
+from custody.pad import frame, keyed
+from custody.pad.frame_policy import FrameMode
 from custody.pad.pad_copy import PadCopy
 
 MAX_QUERY_BYTES = 4 << 20
@@ -113,30 +115,57 @@ def skip_send_to(copy: PadCopy, floor: int, limit: int) -> int:
 
 @dataclass
 class CoverCost:
+    """What cover traffic in one direction costs in pad. One-time pad cover: every frame
+    `frame_bytes` (32 + bucket). Pad-keyed cover (`keyed`): 32 pad bytes per key period of
+    `key_period` seconds (or per 65,536 frames, whichever comes first); a real message it carries
+    costs what its own mode costs."""
+
     rate: float
     bucket: int
-    frame_bytes: int
+    frame_bytes: int  # pad bytes per cover frame: 32 + bucket (one-time pad), 0 (pad-keyed)
     bytes_per_day: int
     days_left: float | None
     remaining: int | None = None  # pad bytes left in the sender's region, if known
+    keyed: bool = False
+    key_period: float | None = None  # pad-keyed: seconds of cover under one 32-byte key
+
+    @property
+    def pad_per_second(self) -> float:
+        if self.keyed:
+            assert self.key_period is not None
+            return frame.KEY_LEN * max(1.0 / self.key_period, self.rate / keyed.MAX_FRAMES)
+        return self.rate * self.frame_bytes
+
+    @property
+    def guarantee(self) -> str:
+        return (FrameMode.PAD_KEYED if self.keyed else FrameMode.OTP).guarantee
 
     @property
     def bytes_per_minute(self) -> int:
-        return int(self.rate * 60 * self.frame_bytes)
+        return int(60 * self.pad_per_second)
 
     @property
     def lasts_seconds(self) -> float | None:
         """How long the region's remaining bytes last at this rate (cover alone)."""
         if self.remaining is None:
             return None
-        return self.remaining / (self.rate * self.frame_bytes)
+        return self.remaining / self.pad_per_second
+
+    def _what(self) -> str:
+        if self.keyed:
+            return (
+                f"cover traffic: {self.rate:g} frames/s of {self.bucket:,}-byte bodies, "
+                f"{self.guarantee}: one {frame.KEY_LEN}-byte key every "
+                f"{duration_text(min(self.key_period or 0.0, keyed.MAX_FRAMES / self.rate))} = "
+            )
+        return f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes:,} pad bytes each = "
 
     def render_budget(self, region: str) -> str:
         """The cost as shown before cover is enabled: per minute, per day, and how long what is
         left of `region` (e.g. "workstation→facility") lasts at this rate."""
         text = (
-            f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes:,} pad bytes each = "
-            f"{self.bytes_per_minute:,} pad bytes/min, {self.bytes_per_day:,} pad bytes/day"
+            self._what() + f"{self.bytes_per_minute:,} pad bytes/min, "
+            f"{self.bytes_per_day:,} pad bytes/day"
         )
         lasts = self.lasts_seconds
         if self.remaining is not None and lasts is not None:
@@ -144,27 +173,46 @@ class CoverCost:
                 f"; the {self.remaining:,} bytes left in the {region} region last about "
                 f"{duration_text(lasts)} at this rate"
             )
+        if self.keyed:
+            text += "; a question or answer it carries costs its own pad, in its own mode"
         return text
 
     def render(self) -> str:
         days = (
             "" if self.days_left is None else f"; this pad's questions last {self.days_left:.1f} d"
         )
+        if self.keyed:
+            return self._what() + f"{self.bytes_per_day:,} pad bytes/day{days}"
         return (
             f"cover traffic: {self.rate:g} frames/s of {self.frame_bytes} pad bytes each = "
             f"{self.bytes_per_day:,} pad bytes/day{days}"
         )
 
 
-def cover_cost(rate: float, bucket: int, remaining: int | None = None) -> CoverCost:
+def cover_cost(
+    rate: float,
+    bucket: int,
+    remaining: int | None = None,
+    *,
+    keyed_period: float | None = None,
+) -> CoverCost:
     """Pad bytes per day that cover traffic at `rate` frames/s in `bucket` would consume, in one
-    direction. Every frame on the wire then costs `frame_bytes` of pad, real or cover."""
+    direction. One-time pad cover (`keyed_period` None): every frame on the wire costs
+    `frame_bytes`, real or cover. Pad-keyed cover: 32 bytes per `keyed_period` seconds."""
     if bucket not in frame.BUCKETS:
         raise UsageError(f"cover bucket must be one of {frame.BUCKETS[0]}..{frame.BUCKETS[-1]}")
     if not math.isfinite(rate) or not 0 < rate <= MAX_COVER_RATE:
         raise UsageError(
             f"cover rate must be a positive number of frames per second, at most {MAX_COVER_RATE:g}"
         )
+    if keyed_period is not None:
+        carrier.carried_bucket(bucket)
+        carrier.check_key_period(keyed_period)
+        cost = CoverCost(rate, bucket, 0, 0, None, remaining, True, keyed_period)
+        cost.bytes_per_day = int(cost.pad_per_second * SECONDS_PER_DAY)
+        if remaining is not None:
+            cost.days_left = remaining / (cost.pad_per_second * SECONDS_PER_DAY)
+        return cost
     per = frame.KEY_LEN + bucket
     per_day = int(rate * SECONDS_PER_DAY * per)
     days = None if remaining is None else remaining / (rate * SECONDS_PER_DAY * per)

@@ -1,7 +1,8 @@
 """What a workstation knows of the facility without spending pad: liveliness tokens.
 
-Gateways declare tokens (custody.link.keys): one that they are alive, one per pad they serve, and
-one with their receive mark on each pad (custody.link.receive_mark). `GatewayWatch` keeps the
+Gateways declare tokens (custody.link.keys): one that they are alive, one per pad they serve, one
+with their receive mark on each pad (custody.link.receive_mark) and one with the frame policy
+they enforce on it (a workstation only ever becomes stricter by it). `GatewayWatch` keeps the
 tokens a liveliness subscriber reports (on Zenoh threads, under its lock) and answers
 `presence()`: which gateways are up, which serve this pad, and the highest receive mark.
 `catch_up_with_facility` then moves this copy's send offset up to that mark, so that a copy whose
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from custody.errors import PadRollbackError
@@ -21,6 +23,7 @@ from custody.link import keys as link_keys
 from custody.link import messages as link_messages
 from custody.link.diode.status import DiodeSeen
 from custody.link.zenoh_transport import Transport
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.pad_copy import PadCopy
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class Presence:
     serving_pad: tuple[str, ...]
     w2f_floor: int = 0  # the gateway's hint: lowest question offset it accepts
     diode: DiodeSeen | None = None  # across a data diode: what this side's receiver last heard
+    policy: FramePolicy | None = None  # the strictest frame policy announced for the pad
 
     @property
     def up(self) -> bool:
@@ -99,16 +103,32 @@ class GatewayWatch:
         floors = [
             f for k in keys if f"{suffix}/floor/" in k and (f := link_keys.floor_of(k)) is not None
         ]
-        presence = Presence(tuple(gateways), tuple(serving), max(floors, default=0))
+        policy = _strictest_announced(keys, suffix)
+        presence = Presence(tuple(gateways), tuple(serving), max(floors, default=0), policy=policy)
         if from_tokens:
             self._presence_seen = (version, presence)
         return presence
+
+    def announced_policy(self) -> FramePolicy | None:
+        """The strictest frame policy gateways announce for this pad, as the subscriber last
+        reported (no query: cheap enough for every retransmission)."""
+        with self._alive_lock:
+            keys = list(self._alive)
+        return _strictest_announced(keys, f"/pad/{self.pad_id.hex()}")
 
     def serving_gateway_present(self) -> bool:
         """A gateway's token for this pad is up, as the subscriber last reported."""
         suffix = f"/pad/{self.pad_id.hex()}"
         with self._alive_lock:
             return any(k.endswith(suffix) for k in self._alive)
+
+
+def _strictest_announced(keys: Iterable[str], suffix: str) -> FramePolicy | None:
+    policy = None
+    for k in keys:
+        if f"{suffix}/policy/" in k and (p := link_keys.policy_of(k)) is not None:
+            policy = p if policy is None else policy.strictest(p)
+    return policy
 
 
 def catch_up_with_facility(

@@ -10,8 +10,10 @@ In: `custody.link.workstation.WorkstationClient` opens each frame from the facil
 The terminal frame ends it: ANSWER_END, or ERROR and PAD_EXHAUSTED, raised as the error the user
 sees (docs/protocol.md).
 
-`bucket` is the cover traffic's frame size when cover is on (every fragment then fills one slot),
-else None.
+`bucket` is the size every fragment must have when cover traffic is on (with one-time pad cover
+each fragment fills a slot, concealed; with pad-keyed cover each travels inside a carrier), else
+None. `mode` is the question's frame mode (its pad's policy decides it, custody.pad.frame_policy):
+a pad-keyed question is sealed under one key, 32 pad bytes for all its fragments.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from custody.errors import (
     AnswerInterruptedError,
     BackendError,
     FacilityPadExhaustedError,
+    FrameRejected,
     LinkError,
     PadExhaustedError,
 )
 from custody.link import messages as link_messages
-from custody.pad import frame
+from custody.pad import frame, keyed
+from custody.pad.frame_policy import FrameMode
+from custody.pad.keyed import KeyedStream
 from custody.pad.pad_copy import PadCopy
 
 
@@ -40,9 +45,11 @@ def split_question(body: bytes, bucket: int | None) -> list[bytes]:
     return link_messages.split(body, size)
 
 
-def question_cost(parts: list[bytes], bucket: int | None) -> int:
+def question_cost(parts: list[bytes], bucket: int | None, mode: FrameMode = FrameMode.OTP) -> int:
     """Pad bytes the fragments `parts` consume."""
-    if bucket is not None:  # every fragment fills a cover slot of one bucket
+    if mode is FrameMode.PAD_KEYED:  # one key per 65,536 fragments
+        return frame.KEY_LEN * -(-len(parts) // keyed.MAX_FRAMES)
+    if bucket is not None:  # every fragment has the one bucket
         return len(parts) * (frame.KEY_LEN + bucket)
     return sum(link_messages.frame_cost(len(p)) for p in parts)
 
@@ -53,8 +60,11 @@ def seal_question(
     query_id: bytes,
     parts: list[bytes],
     bucket: int | None,
+    mode: FrameMode = FrameMode.OTP,
+    *,
+    conceal: bool = False,
 ) -> list[bytes]:
-    need = question_cost(parts, bucket)
+    need = question_cost(parts, bucket, mode)
     with pad_lock:
         answer_room = copy.remaining_receive()
         if answer_room < 2 * link_messages.frame_cost(0):
@@ -69,6 +79,7 @@ def seal_question(
                 f"pad exhausted: this question needs {need} pad bytes, the "
                 f"workstation→facility region has {left} left; use a new pad"
             )
+        stream = KeyedStream(copy) if mode is FrameMode.PAD_KEYED else None
         return [
             frame.seal(
                 copy,
@@ -77,8 +88,9 @@ def seal_question(
                 msg_id=query_id,
                 seq=i,
                 final=i == len(parts) - 1,
-                conceal=bucket is not None,
+                conceal=conceal,
                 body_len=bucket,
+                stream=stream,
             )
             for i, part in enumerate(parts)
         ]
@@ -97,9 +109,32 @@ class PendingAnswer:
     done: bool = False
     f2w_bytes: int = 0
     answer_frames: int = 0
+    # The question's mode, and what decides it (its encoded size, its classification label).
+    mode: FrameMode = FrameMode.OTP
+    body_len: int = 0
+    label: str | None = None
+    # The answer modes this workstation's policy accepts for this question, and those seen.
+    accepted_modes: frozenset[FrameMode] = frozenset(FrameMode)
+    modes: set[FrameMode] = field(default_factory=set)
+
+    @property
+    def answer_mode(self) -> FrameMode | None:
+        """The answer's guarantee: pad-keyed if any of its frames was (None: no frame yet)."""
+        if not self.modes:
+            return None
+        return FrameMode.PAD_KEYED if FrameMode.PAD_KEYED in self.modes else FrameMode.OTP
 
     def take(self, msg: frame.Message, deliver: Callable[[bytes], None]) -> None:
         """Add an authentic frame of this query; deliver what is now in order."""
+        if msg.mode not in self.accepted_modes:
+            # Authentic, but in a mode this question's policy forbids (its classification is
+            # one-time pad only): nothing of it is shown.
+            raise FrameRejected(
+                "policy",
+                f"{frame.POLICY_REFUSAL}: the facility answered pad-keyed a question whose "
+                "policy allows one-time pad frames only; nothing of the answer was shown",
+            )
+        self.modes.add(msg.mode)
         self.started = True
         self.answer_frames += 1
         self.f2w_bytes += msg.range_len
@@ -120,8 +155,10 @@ class PendingAnswer:
                 )
 
 
-def _facility_error(payload: bytes) -> LinkError:
+def _facility_error(payload: bytes) -> LinkError | FrameRejected:
     text = payload.decode("utf-8", "replace")[:300].replace("\n", " ")
+    if text.startswith("policy:"):
+        return FrameRejected("policy", f"the facility refused the question: {text[7:].strip()}")
     if text.startswith("restart:"):
         return AnswerInterruptedError(f"the facility reports: {text[8:].strip()}")
     return BackendError(f"the facility reports: {text}")

@@ -19,7 +19,12 @@ cover traffic, on the cover sender's: the client's pad lock serialises the two).
 The client's neighbours: custody.link.outbox (the sealed frames until the answer ends),
 custody.link.presence (gateways and their receive mark, from liveliness alone),
 custody.link.query_frames (the question sealed up front, the answer put in order),
-custody.link.cover_sender (cover traffic).
+custody.link.cover_sender (cover traffic), custody.link.carrier (pad-keyed cover carries frames).
+
+Frame modes (docs/protocol.md, "Pad-keyed frames"): the copy's frame policy — its manifest's,
+made stricter by the facility's announced policy (custody.link.presence) — decides each
+question's mode (`question_mode`) and which answer modes are accepted; every `Answer` says the
+mode of its question and of its answer.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from custody.errors import (
 )
 from custody.link import keys as link_keys
 from custody.link import messages as link_messages
+from custody.link.carrier import DEFAULT_KEY_PERIOD, can_carry, carried_bucket, open_carried
 from custody.link.cover_sender import CoverSender
 from custody.link.diode.status import DiodeSeen, diode_seen
 from custody.link.messages import CoverCost, cover_cost
@@ -61,6 +67,7 @@ from custody.link.query_frames import (
 from custody.link.zenoh_transport import Subscription, Transport
 from custody.pad import frame
 from custody.pad import usage as pad_usage
+from custody.pad.frame_policy import FrameMode, FramePolicy
 from custody.pad.manifest import Direction, Side
 from custody.pad.pad_copy import PadCopy
 from custody.pad.store import default_state_dir
@@ -80,6 +87,16 @@ class Answer:
     retransmissions: int  # of this query's frames, when its answer did not progress
     w2f_bytes: int  # pad bytes the question consumed
     f2w_bytes: int  # pad bytes the answer consumed
+    question_mode: FrameMode = FrameMode.OTP
+    answer_mode: FrameMode | None = None  # pad-keyed if any answer frame was; None: no frame
+
+    @property
+    def question_guarantee(self) -> str:
+        return self.question_mode.guarantee
+
+    @property
+    def answer_guarantee(self) -> str:
+        return "no answer frame" if self.answer_mode is None else self.answer_mode.guarantee
 
 
 class WorkstationClient:
@@ -170,18 +187,45 @@ class WorkstationClient:
                 f"{self.copy.manifest.pad_id_display} (wrong pad for this facility, or the pad "
                 "was suspended, compromised or destroyed at the facility); no pad was spent"
             )
+        self._heed_facility(p.policy)
         return p
 
+    # -- frame policy ----------------------------------------------------------------------
+    @property
+    def policy(self) -> FramePolicy:
+        """The frame policy in force: the manifest's, made stricter by the facility's word."""
+        return self.copy.frame_policy
+
+    def _heed_facility(self, announced: FramePolicy | None) -> None:
+        """The facility announces its policy for this pad (a hint it may have made stricter in
+        its ledger): never looser than this copy's manifest, whatever the hint says."""
+        policy = self.copy.manifest.policy
+        if announced is not None:
+            policy = policy.strictest(announced)
+        if policy != self.copy.frame_policy:
+            with self._pad_lock:
+                self.copy.frame_policy = policy
+            log.info("frame policy in force for this pad: %s", policy.describe())
+
     # -- asking ----------------------------------------------------------------------------
+    def question_mode(self, question: str, classification: str | None = None) -> FrameMode:
+        """The mode `question` would be sealed in under the policy in force now."""
+        body = link_messages.encode_query(question, classification)
+        return self.policy.question_mode(len(body), classification)
+
     def query_cost(self, question: str, classification: str | None = None) -> int:
         body = link_messages.encode_query(question, classification)
         bucket = self._bucket()
-        return question_cost(split_question(body, bucket), bucket)
+        mode = self.policy.question_mode(len(body), classification)
+        return question_cost(split_question(body, bucket), bucket, mode)
 
     def _bucket(self) -> int | None:
-        """The cover frame size while cover traffic is on (each fragment fills a slot)."""
+        """The size of every fragment while cover traffic is on: the cover frame size (each
+        fragment fills a slot) or, with pad-keyed cover, what a carrier holds."""
         cover = self._cover
-        return None if cover is None else cover.bucket
+        if cover is None:
+            return None
+        return cover.bucket if cover.keyed is None else carried_bucket(cover.bucket)
 
     def ask(
         self,
@@ -213,12 +257,34 @@ class WorkstationClient:
             body = link_messages.encode_query(question, classification, f2w_floor)
             if len(body) > link_messages.MAX_QUERY_BYTES:
                 raise UsageError(f"question is larger than {link_messages.MAX_QUERY_BYTES} bytes")
+            policy = self.policy
+            mode = policy.question_mode(len(body), classification)
             bucket = self._bucket()
             parts = split_question(body, bucket)
             query_id = secrets.token_bytes(16)
-            frames = seal_question(self.copy, self._pad_lock, query_id, parts, bucket)
+            frames = seal_question(
+                self.copy,
+                self._pad_lock,
+                query_id,
+                parts,
+                bucket,
+                mode,
+                conceal=cover is not None and cover.keyed is None,
+            )
             self.outbox.put(query_id, frames)
-            pending = PendingAnswer(query_id, frames)
+            accepted = (
+                frozenset(FrameMode)
+                if policy.answer_mode(classification) is FrameMode.PAD_KEYED
+                else frozenset({FrameMode.OTP})
+            )
+            pending = PendingAnswer(
+                query_id,
+                frames,
+                mode=mode,
+                body_len=len(body),
+                label=classification,
+                accepted_modes=accepted,
+            )
             retransmitted_before = self.stats["retransmitted-queries"]
             try:
                 text = self._exchange(pending, on_chunk, timeout or self.answer_timeout)
@@ -230,8 +296,10 @@ class WorkstationClient:
                 len(frames),
                 pending.answer_frames,
                 self.stats["retransmitted-queries"] - retransmitted_before,  # this query's
-                sum(frame.parse_header(f).range_len for f in frames),
+                question_cost(parts, bucket, mode),
                 pending.f2w_bytes,
+                mode,
+                pending.answer_mode,
             )
             pad_usage.record_query(
                 self.pad_id, answer.w2f_bytes, answer.f2w_bytes, path=self._usage_path
@@ -298,6 +366,7 @@ class WorkstationClient:
                     "shown; ask again"
                 )
             if now >= next_retx:
+                self._check_still_allowed(p)
                 self.stats["retransmitted-queries"] += 1
                 log.info(
                     "no progress for %.1f s: retransmitting the same query frames",
@@ -316,6 +385,22 @@ class WorkstationClient:
         deliver(b"", True)
         return "".join(pieces)
 
+    def _check_still_allowed(self, p: PendingAnswer) -> None:
+        """A pad-keyed question unanswered while the facility now announces a policy that
+        refuses it (made stricter meanwhile): it will never be answered; say so now."""
+        if p.mode is not FrameMode.PAD_KEYED or p.started or not self.require_gateway:
+            return
+        announced = self._gateways.announced_policy()
+        if announced is None or announced.question_allowed(p.mode, p.body_len, p.label):
+            return
+        self._heed_facility(announced)
+        raise FrameRejected(
+            "policy",
+            f"{frame.POLICY_REFUSAL}: the facility's policy for this pad is now "
+            f"{announced.describe()}; the question went pad-keyed and was not answered; ask "
+            "again (it goes one-time pad)",
+        )
+
     def _serving_gateway_present(self) -> bool:
         return self._gateways.serving_gateway_present()
 
@@ -323,7 +408,7 @@ class WorkstationClient:
         """Process one received frame; True if it advanced the answer."""
         try:
             with self._pad_lock:
-                msg = frame.open_frame(self.copy, data)
+                _, msg = open_carried(self.copy, data)
         except FrameRejected as exc:
             if exc.reason == "replay":
                 self.stats["duplicates-dropped"] += 1
@@ -375,13 +460,20 @@ class WorkstationClient:
         return ids
 
     # -- cover traffic ---------------------------------------------------------------------
-    def cover_cost(self, rate: float, bucket: int) -> CoverCost:
-        return cover_cost(rate, bucket, self.copy.remaining_send())
+    def cover_cost(
+        self, rate: float, bucket: int, key_period: float = DEFAULT_KEY_PERIOD
+    ) -> CoverCost:
+        """What cover traffic would cost: pad-keyed (32 bytes per key period) where the policy in
+        force allows it, else one-time pad (32 + bucket per frame)."""
+        keyed = key_period if self.policy.keyed_cover and can_carry(bucket) else None
+        return cover_cost(rate, bucket, self.copy.remaining_send(), keyed_period=keyed)
 
-    def enable_cover(self, rate: float, bucket: int = 1024) -> CoverCost:
+    def enable_cover(
+        self, rate: float, bucket: int = 1024, key_period: float = DEFAULT_KEY_PERIOD
+    ) -> CoverCost:
         """Send a concealed frame of `bucket` every 1/rate s: a COVER frame unless a query
         fragment is waiting, so the wire shows the same size at the same rate either way."""
-        cost = self.cover_cost(rate, bucket)
+        cost = self.cover_cost(rate, bucket, key_period)
         if self._cover is None:
             self._cover = CoverSender(
                 self.copy,
@@ -393,6 +485,7 @@ class WorkstationClient:
                 stats=self.stats,
                 paused=self._nobody_to_cover,
                 after_slot=self._drain_idle,
+                keyed_period=cost.key_period if cost.keyed else None,
             )
         return cost
 

@@ -17,6 +17,12 @@ it was consumed before (and that its key bytes are not zeroized), then the tag, 
 decrypts. Poly1305 keyed once with 32 uniformly random secret bytes is a one-time authenticator
 whose forgery probability is at most 8·ceil(L/16)/2^106 for an L-byte message, against any
 adversary, while the key bytes stay secret and are never used again.
+
+A pad-keyed frame (header byte 5 = 1; docs/protocol.md, "Pad-keyed frames") has the same layout
+and sizes, but its offset and range length (32) name the pad range of an AEAD key shared by the
+frames of one stream (custody.pad.keyed), bytes 6-7 its index under that key, and its body and
+tag are ChaCha20-Poly1305 of the inner part (header as associated data). A copy whose frame policy
+does not allow pad-keyed frames refuses one before reading any pad byte (`policy`).
 """
 
 from __future__ import annotations
@@ -27,10 +33,14 @@ import zlib
 from enum import IntEnum
 from typing import NamedTuple
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from custody.errors import FrameRejected
+from custody.pad import keyed
+from custody.pad.frame_policy import FrameMode, FramePolicy, PolicyMode
+from custody.pad.keyed import KeyedStream
 from custody.pad.manifest import Direction
 from custody.pad.pad_copy import PadCopy
 
@@ -56,6 +66,7 @@ REASONS = (
     "bad-length",
     "wrong-pad",
     "wrong-direction",
+    "policy",
     "outside-region",
     "replay",
     "bad-tag",
@@ -64,6 +75,7 @@ REASONS = (
 )
 # Rejections raised after the tag verified: the frame's range is consumed and zeroized.
 REJECTED_AFTER_AUTHENTICATION = frozenset({"bad-inner", "bad-kind"})
+POLICY_REFUSAL = "pad-keyed frame refused by policy"
 
 
 def _buckets() -> tuple[int, ...]:
@@ -93,6 +105,7 @@ class Kind(IntEnum):
     PAD_EXHAUSTED = 5
     COVER = 6
     PING = 7
+    CARRIER = 8  # pad-keyed cover traffic carrying a real frame (custody.link.carrier)
 
 
 _KIND_VALUES = frozenset(int(k) for k in Kind)
@@ -147,6 +160,8 @@ class Header(NamedTuple):
     offset: int
     range_len: int
     body_len: int
+    mode: FrameMode = FrameMode.OTP
+    key_index: int = 0  # pad-keyed: the frame's index under its key (its nonce)
 
     @property
     def range(self) -> tuple[int, int]:
@@ -160,30 +175,34 @@ class Message(NamedTuple):
     seq: int
     final: bool
     offset: int
-    range_len: int
+    range_len: int  # pad bytes this frame consumed at the receiver (0: a key already in use)
     compressed: bool
+    mode: FrameMode = FrameMode.OTP
 
 
 def parse_header(data: bytes) -> Header:
     """Parse the clear header of a frame (no pad needed). Raises FrameRejected."""
     if len(data) < OVERHEAD:
         raise FrameRejected("truncated", f"frame of {len(data)} bytes is shorter than a header")
-    magic, version, kind, direction, z1, z2, pid, offset, range_len, body_len = HEADER.unpack_from(
-        data
+    magic, version, kind, direction, mode, index, pid, offset, range_len, body_len = (
+        HEADER.unpack_from(data)
     )
     if magic != MAGIC:
         raise FrameRejected("bad-magic", "not a Red Door frame")
     if version != VERSION:
         raise FrameRejected("bad-version", f"unsupported frame version {version}")
-    if z1 or z2 or direction > 1 or kind not in _KIND_VALUES:
+    if mode > 1 or (mode == 0 and index) or direction > 1 or kind not in _KIND_VALUES:
         raise FrameRejected("bad-header", "frame header has invalid fields")
-    if body_len not in _BUCKET_SET or range_len != KEY_LEN + body_len:
+    if body_len not in _BUCKET_SET or range_len != (KEY_LEN if mode else KEY_LEN + body_len):
         raise FrameRejected("bad-length", "frame lengths are not a valid bucket")
     if len(data) != OVERHEAD + body_len:
         raise FrameRejected(
             "bad-length", f"frame is {len(data)} bytes, header says {OVERHEAD + body_len}"
         )
-    return Header(version, kind, direction, pid, offset, range_len, body_len)
+    return Header(version, kind, direction, pid, offset, range_len, body_len, _MODES[mode], index)
+
+
+_MODES = (FrameMode.OTP, FrameMode.PAD_KEYED)
 
 
 def seal(
@@ -197,12 +216,15 @@ def seal(
     compress: bool = False,
     conceal: bool = False,
     body_len: int | None = None,
+    stream: KeyedStream | None = None,
 ) -> bytes:
     """Encrypt and authenticate one frame from `copy`'s send region.
 
     The range is reserved durably before any pad byte is read; the pad bytes are zeroized on
     the medium once the frame exists. `conceal` hides the kind from the clear header (cover
-    traffic); `body_len` forces a bucket (constant-size traffic).
+    traffic); `body_len` forces a bucket (constant-size traffic). With `stream` the frame is
+    pad-keyed: sealed under the stream's current key (a new one, 32 pad bytes, when it has
+    none), which the copy's frame policy must allow.
     """
     code = copy.send_code
     if (kind, code) not in _SENDABLE:
@@ -212,6 +234,10 @@ def seal(
         raise ValueError(f"{Kind(kind).name} frames cannot be sent {direction.label}")
     if len(msg_id) != 16:
         raise ValueError("message id must be 16 bytes")
+    if stream is not None and not copy.frame_policy.allows_pad_keyed:
+        raise FrameRejected(
+            "policy", f"{POLICY_REFUSAL}: this pad's policy is otp-only; nothing was sealed"
+        )
     flags = FLAG_FINAL if final else 0
     if compress:
         packed = zlib.compress(payload, 9)
@@ -229,15 +255,23 @@ def seal(
         size = body_len
     else:
         raise ValueError(f"body length {body_len} is not a bucket that fits {inner_len} bytes")
+    clear_kind = 0 if conceal else kind
+    if stream is not None:
+        # inner || zero padding, built in place: the AEAD encrypts the whole body.
+        plain = bytearray(size)
+        INNER.pack_into(plain, 0, kind, flags, seq, msg_id, len(payload))
+        plain[INNER_LEN:inner_len] = payload
+        try:
+            return _seal_keyed(copy, stream, clear_kind, plain, kind is Kind.PAD_EXHAUSTED)
+        finally:
+            _wipe(plain)
+    inner = bytearray(INNER.pack(kind, flags, seq, msg_id, len(payload)))
+    inner += payload
     range_len = KEY_LEN + size
     offset = copy.reserve_send(range_len, use_reserve=kind is Kind.PAD_EXHAUSTED)
     out = bytearray(
-        HEADER.pack(
-            MAGIC, VERSION, 0 if conceal else kind, code, 0, 0, copy.pad_id, offset, range_len, size
-        )
+        HEADER.pack(MAGIC, VERSION, clear_kind, code, 0, 0, copy.pad_id, offset, range_len, size)
     )
-    inner = bytearray(INNER.pack(kind, flags, seq, msg_id, len(payload)))
-    inner += payload
     pad = copy.read(offset, range_len)
     try:
         # body = (inner || zero padding) XOR pad: the padding part is the pad bytes themselves.
@@ -250,6 +284,18 @@ def seal(
         # Zeroize the range on the medium now the frame exists (and with it, a mapped view).
         copy.zeroize(offset, range_len)
     return bytes(out)
+
+
+def _seal_keyed(
+    copy: PadCopy, stream: KeyedStream, clear_kind: int, plain: bytearray, last: bool
+) -> bytes:
+    """body || tag = ChaCha20-Poly1305(key, nonce(index), inner || zero padding, header)."""
+    aead, offset, index = stream.take(use_reserve=last)
+    header = HEADER.pack(
+        MAGIC, VERSION, clear_kind, copy.send_code, FrameMode.PAD_KEYED, index, copy.pad_id,
+        offset, KEY_LEN, len(plain),
+    )  # fmt: skip
+    return header + aead.encrypt(keyed.nonce(index), plain, header)
 
 
 def seal_cover(copy: PadCopy, bucket: int) -> bytes:
@@ -269,6 +315,9 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         raise FrameRejected("wrong-pad", "frame is for another pad")
     if h.direction != copy.recv_code:
         raise FrameRejected("wrong-direction", "frame travels in the wrong direction for this side")
+    if h.mode is FrameMode.PAD_KEYED:
+        _check_policy(copy.frame_policy, h)  # before any pad byte is read
+        return _open_keyed(copy, h, data)
     offset, range_len, body_len = h.offset, h.range_len, h.body_len
     verdict = copy.receive_verdict(offset, range_len)
     if verdict is not None:
@@ -318,6 +367,91 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         offset,
         range_len,
         compressed,
+    )
+
+
+def _check_policy(policy: FramePolicy, h: Header) -> None:
+    """Refuse a pad-keyed frame this copy's policy does not allow, from its header alone."""
+    if policy.mode is PolicyMode.OTP_ONLY:
+        raise FrameRejected("policy", f"{POLICY_REFUSAL} (this pad's policy is otp-only)")
+    if policy.mode is PolicyMode.OTP_PREFERRED and not (
+        h.kind == Kind.OPAQUE or (h.kind == Kind.QUERY and h.direction == Direction.W2F.code)
+    ):
+        raise FrameRejected(
+            "policy",
+            f"{POLICY_REFUSAL} (otp-preferred: pad-keyed only for cover traffic and large "
+            "questions)",
+        )
+
+
+def _open_keyed(copy: PadCopy, h: Header, data: bytes) -> Message:
+    """Check, authenticate and decrypt a pad-keyed frame (docs/protocol.md, "Pad-keyed frames").
+
+    A key not yet in use: its range must be receivable and not zeroized, the key is derived
+    from it, and only a frame that authenticates under it commits the range (durably, then
+    zeroized) and puts the key in the copy's `received_keys`. A key in use: the frame's index
+    must be new. ChaCha20-Poly1305 releases no plaintext unless the tag verifies; the plaintext
+    is released (returned) only after the key range is recorded as consumed.
+    """
+    wire = memoryview(data)
+    held = copy.received_keys.get(h.offset)
+    if held is not None:
+        if held.has(h.key_index):
+            raise FrameRejected("replay", "frame was already received under its key (replay)")
+        aead = held.aead
+    else:
+        verdict = copy.receive_verdict(h.offset, KEY_LEN)
+        if verdict is not None:
+            raise FrameRejected(*verdict)
+        ikm = copy.read(h.offset, KEY_LEN)
+        try:
+            if ikm == _ZERO_KEY:
+                raise FrameRejected("replay", "pad range is already zeroized (consumed)")
+            aead = ChaCha20Poly1305(keyed.derive_key(ikm, copy.pad_id, h.direction, h.offset))
+        finally:
+            _done_with(ikm)
+    try:
+        # `bytes` from the library: it cannot be wiped, so no copy is made to pretend otherwise.
+        plain = aead.decrypt(keyed.nonce(h.key_index), wire[HEADER_LEN:], wire[:HEADER_LEN])
+    except InvalidTag:
+        raise FrameRejected("bad-tag", "frame failed authentication (modified or forged)") from None
+    consumed = 0
+    if held is None:
+        copy.commit_received(h.offset, KEY_LEN)
+        copy.zeroize(h.offset, KEY_LEN)
+        held = copy.received_keys.add(h.offset, aead)
+        consumed = KEY_LEN
+    held.add(h.key_index)
+    kind, flags, seq, msg_id, length = INNER.unpack_from(plain)
+    _check_inner(h, kind, flags, length, h.offset + KEY_LEN > copy.recv_region.usable_end)
+    if (
+        h.kind == Kind.OPAQUE
+        and kind != Kind.COVER
+        and kind != Kind.CARRIER
+        and copy.frame_policy.mode is PolicyMode.OTP_PREFERRED
+    ):
+        raise FrameRejected(
+            "bad-kind",
+            f"{POLICY_REFUSAL} (otp-preferred: a concealed pad-keyed frame carries only "
+            "cover traffic)",
+        )
+    end = INNER_LEN + length
+    if plain.count(0, end) != len(plain) - end:  # the padding must be zeros
+        raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
+    payload = plain[INNER_LEN:end]
+    compressed = bool(flags & FLAG_COMPRESSED)
+    if compressed:
+        payload = _inflate(payload)
+    return Message(
+        _KIND_OF[kind],
+        payload,
+        msg_id,
+        seq,
+        bool(flags & FLAG_FINAL),
+        h.offset,
+        consumed,
+        compressed,
+        FrameMode.PAD_KEYED,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from custody import canonical_json, merkle
 from custody.errors import PadFormatError, UsageError
 from custody.pad import ids as pad_id
+from custody.pad.frame_policy import OTP_ONLY, FramePolicy
 
 FORMAT = "reddoor-pad/1"
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -124,6 +125,13 @@ class Manifest:
     ceremony_id: str
     mark: Mark
     created: str
+    # Set at the ceremony (docs/pad-format.md); None: a manifest without the field, otp-only.
+    frame_policy: FramePolicy | None = None
+
+    @property
+    def policy(self) -> FramePolicy:
+        """The frame policy this manifest records (otp-only when it records none)."""
+        return OTP_ONLY if self.frame_policy is None else self.frame_policy
 
     # -- geometry ---------------------------------------------------------------------------
     def region(self, direction: Direction) -> Region:
@@ -137,7 +145,7 @@ class Manifest:
 
     # -- serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": FORMAT,
             "pad_id": self.pad_id.hex(),
             "pad_id_display": self.pad_id_display,
@@ -156,6 +164,9 @@ class Manifest:
             "mark": self.mark.value,
             "created": self.created,
         }
+        if self.frame_policy is not None:
+            d["frame_policy"] = self.frame_policy.to_dict()
+        return d
 
     def to_bytes(self) -> bytes:
         return canonical_json.dumps(self.to_dict()) + b"\n"
@@ -187,6 +198,9 @@ class Manifest:
                 ceremony_id=str(d["ceremony_id"]),
                 mark=Mark(d["mark"]),
                 created=str(d["created"]),
+                frame_policy=(
+                    FramePolicy.from_dict(d["frame_policy"]) if "frame_policy" in d else None
+                ),
             )
             impossible = _impossible_geometry(m, (w2f["start"], w2f["length"]), f2w)
             consistent = (
@@ -196,7 +210,7 @@ class Manifest:
             )
         except PadFormatError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, UsageError):
             raise PadFormatError(
                 f"{where} is corrupt (not a valid Red Door pad manifest)"
             ) from None
@@ -293,6 +307,7 @@ def build(
     reserve: int = DEFAULT_RESERVE,
     raw_pad_id: bytes | None = None,
     chunk_digests: tuple[bytes, ...] | None = None,
+    frame_policy: FramePolicy | None = None,
 ) -> Manifest:
     """Describe the pad bytes in `pad_file` (hashing them unless digests are given)."""
     size = os.stat(pad_file).st_size
@@ -310,4 +325,5 @@ def build(
         ceremony_id=ceremony_id,
         mark=mark,
         created=created,
+        frame_policy=frame_policy,
     )

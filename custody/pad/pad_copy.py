@@ -31,7 +31,9 @@ from typing import Protocol
 
 from custody.durable_file import write_atomic
 from custody.errors import PadExhaustedError, PadFormatError, PadRollbackError
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.journal import IntervalSet, JournalState
+from custody.pad.keyed import ReceivedKeys
 from custody.pad.manifest import Direction, Manifest, Region
 from custody.pad.medium import DEFAULT_BLOCK, AdaptiveBlock, PadBytes
 from custody.pad.witness import Witness
@@ -93,6 +95,12 @@ class PadCopy:
         # facility copies' journals through this (custody.lifecycle.marks), so that a copy
         # restored from a backup can be recognised against the ledger, which is not restored.
         self.before_journal: Callable[[JournalState], None] | None = None
+        # The frame policy in force for this copy: the manifest's, made stricter by a record
+        # that outranks it (the facility ledger, custody.lifecycle.serving; the facility's word
+        # to a workstation, custody.link.presence). The frame layer refuses what it forbids.
+        self.frame_policy: FramePolicy = manifest.policy
+        # Pad-keyed keys this copy has received and still expects frames under (in memory).
+        self.received_keys = ReceivedKeys()
         self.side = journal.side
         self.journal_path = journal_path
         self.pad_bytes = pad_bytes

@@ -16,6 +16,7 @@ from pathlib import Path
 from custody.durable_file import storage_error
 from custody.errors import UsageError
 from custody.pad import manifest as pad_manifest
+from custody.pad.frame_policy import FramePolicy
 from custody.pad.manifest import DEFAULT_CHUNK_SIZE, Manifest, Mark, Side
 from custody.pad.store import PAD_NAME, write_pad_dir
 
@@ -24,9 +25,15 @@ FACILITY_DIR = "facility"
 
 
 def make_practice_pad(
-    out: Path, size: int, *, split: str = "1:3", chunk_size: int = DEFAULT_CHUNK_SIZE
+    out: Path,
+    size: int,
+    *,
+    split: str = "1:3",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    frame_policy: FramePolicy | None = None,
 ) -> Manifest:
-    """Create OUT/workstation and OUT/facility. Refuses to overwrite an existing pad."""
+    """Create OUT/workstation and OUT/facility. Refuses to overwrite an existing pad.
+    `frame_policy` goes into the manifest (None: no field, i.e. otp-only)."""
     # Checked before anything is written, so a refused size leaves nothing behind.
     pad_manifest.check_new_pad(size, split, chunk_size=chunk_size)
     if out.exists() and not out.is_dir():
@@ -66,6 +73,7 @@ def make_practice_pad(
             created=created,
             chunk_size=chunk_size,
             chunk_digests=tuple(digests),
+            frame_policy=frame_policy,
         )
         write_pad_dir(ws, manifest, Side.WORKSTATION)
         write_pad_dir(fac, manifest, Side.FACILITY, pad_source=pad_path)

@@ -12,6 +12,7 @@ from typing import Any
 
 from custody.pad import frame
 from custody.pad import usage as pad_usage
+from custody.pad.frame_policy import PolicyMode
 from custody.pad.journal import JournalState, read_journal
 from custody.pad.manifest import Direction, Manifest
 from custody.pad.pad_copy import WARN_FRACTIONS
@@ -70,6 +71,7 @@ class PadStatus:
             "days_left": int(self.days_left),
             "estimate_basis": self.basis,
             "warnings": self.warnings(),
+            "frame_policy": self.manifest.policy.to_dict(),
         }
 
     def render(self) -> str:
@@ -84,6 +86,7 @@ class PadStatus:
             f"(approximately {int(self.days_left):,} days at {self.queries_per_day:,.0f}/day)"
         )
         lines.append(f"  estimate: {self.basis}")
+        lines.append(f"  frame policy (manifest): {self.manifest.policy.describe()}")
         lines += [f"  warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
 
@@ -126,6 +129,10 @@ def status_of(
     seen = pad_usage.observed(manifest.pad_id, state_dir=state_dir)
     w2f_cost, f2w_cost = typical_query_cost()
     basis_cost = "a typical 1 KiB question with a 4 KiB answer"
+    if manifest.policy.mode is PolicyMode.PAD_KEYED:
+        # One 32-byte key a message (the end frame goes under the answer's key).
+        w2f_cost, f2w_cost = frame.KEY_LEN, frame.KEY_LEN
+        basis_cost += ", pad-keyed (32 pad bytes a message)"
     if bytes_per_query:
         # Split a caller-given round-trip cost in the same proportion as the typical one.
         share = w2f_cost / (w2f_cost + f2w_cost)

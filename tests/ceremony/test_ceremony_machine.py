@@ -90,6 +90,30 @@ def test_api_ceremony_asks_every_step(f):
     assert result.payload["pad_id"] == outcome.pad_id
 
 
+def test_the_frame_policy_is_signed_with_the_plan_and_written_into_the_manifest(f):
+    """Set at the ceremony: in the plan both officers sign (ceremony.started), in the pad's
+    manifest (both copies) and in pad.generated, from which the ledger derives it."""
+    from custody.lifecycle import states
+    from custody.pad.frame_policy import FramePolicy, PolicyMode
+    from custody.pad.store import read_manifest
+
+    policy = FramePolicy(PolicyMode.OTP_PREFERRED, 8192, ("SECRET",))
+    with home.open_home(f.home) as oh:
+        outcome = Ceremony.begin(oh, _plan(f, frame_policy=policy), Scripted()).run()
+        events = {e.type: e for e in oh.ledger.events()}
+        assert events["ceremony.started"].payload["plan"]["frame_policy"] == policy.to_dict()
+        assert len(events["ceremony.started"].approvals) == 2
+        assert events["pad.generated"].payload["frame_policy"] == policy.to_dict()
+        assert states.find_pad(oh.ledger, outcome.pad_id).policy == policy
+    assert read_manifest(f.usb).policy == policy
+    with home.open_home(f.home) as oh:
+        copy = vault.open_vault_copy(oh.path, oh.token, bytes.fromhex(outcome.pad_id))
+        try:
+            assert copy.frame_policy == policy
+        finally:
+            copy.close()
+
+
 def test_cancel_during_generation_zeroizes(f):
     h = Scripted(cancel_at=1)
     with home.open_home(f.home) as oh, pytest.raises(CeremonyCancelled):

@@ -16,6 +16,8 @@ from custody import canonical_json, merkle
 from custody.pad import frame
 from custody.pad import ids as pad_id
 from custody.pad.frame import Kind
+from custody.pad.frame_policy import FramePolicy, PolicyMode
+from custody.pad.keyed import KeyedStream, derive_key
 from custody.pad.manifest import Manifest, Mark, Side, build
 from custody.pad.store import JOURNAL_NAME, PAD_NAME, open_pad_dir, write_pad_dir
 
@@ -45,8 +47,12 @@ def vector_pad_bytes(size: int = PAD_SIZE) -> bytes:
     return bytes(out[:size])
 
 
-def vector_manifest(base: Path) -> tuple[Path, Manifest]:
-    """Write the vector pad's bytes under `base` and describe them as the docs say."""
+PAD_KEYED_POLICY = FramePolicy(PolicyMode.PAD_KEYED)
+
+
+def vector_manifest(base: Path, frame_policy: FramePolicy | None = None) -> tuple[Path, Manifest]:
+    """Write the vector pad's bytes under `base` and describe them as the docs say (with
+    `frame_policy`: the pad-keyed vectors' manifest)."""
     raw = base / "raw.bin"
     raw.write_bytes(vector_pad_bytes())
     m = build(
@@ -58,6 +64,7 @@ def vector_manifest(base: Path) -> tuple[Path, Manifest]:
         chunk_size=16384,
         reserve=1024,
         raw_pad_id=PAD_ID,
+        frame_policy=frame_policy,
     )
     return raw, m
 
@@ -110,6 +117,44 @@ def compute() -> dict[str, str]:
             else:
                 os.environ["REDDOOR_STATE_DIR"] = old
         assert (base / "ws" / PAD_NAME).exists()
+    v.update(compute_pad_keyed())
+    return v
+
+
+def compute_pad_keyed() -> dict[str, str]:
+    """The pad-keyed vectors: the vector pad made with the `pad-keyed` policy."""
+    v: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        raw, m = vector_manifest(base, PAD_KEYED_POLICY)
+        write_pad_dir(base / "ws", m, Side.WORKSTATION, pad_source=raw)
+        write_pad_dir(base / "fac", m, Side.FACILITY, pad_source=raw)
+        v["manifest-pad-keyed"] = m.to_bytes().decode().strip()
+        pad = vector_pad_bytes()
+        w2f_start, f2w_start = 0, m.w2f_length
+        v["pad-keyed-key-w2f-0"] = derive_key(pad[0:32], PAD_ID, 0, w2f_start).hex()
+        v["pad-keyed-key-f2w-16384"] = derive_key(
+            pad[f2w_start : f2w_start + 32], PAD_ID, 1, f2w_start
+        ).hex()
+        ws = open_pad_dir(base / "ws", use_witness=False)
+        fac = open_pad_dir(base / "fac", use_witness=False)
+        question = KeyedStream(ws)
+        q0 = frame.seal(
+            ws, Kind.QUERY, b"Is this pad ", msg_id=MSG_ID, seq=0, final=False, stream=question
+        )
+        q1 = frame.seal(ws, Kind.QUERY, b"used once?", msg_id=MSG_ID, seq=1, stream=question)
+        a = frame.seal(
+            fac, Kind.ANSWER_END, b"Its key bytes are.", msg_id=MSG_ID, stream=KeyedStream(fac)
+        )
+        for name, f, copy in (
+            ("pad-keyed-query-0", q0, fac),
+            ("pad-keyed-query-1", q1, fac),
+            ("pad-keyed-answer-end", a, ws),
+        ):
+            v[f"frame-{name}"] = f.hex()
+            v[f"plaintext-{name}"] = frame.open_frame(copy, f).payload.hex()
+        ws.close()
+        fac.close()
     return v
 
 

@@ -103,6 +103,16 @@ class World:
                 "B1",
             ],
             ("practice-pad",): ["--size", "1M", "--out", str(self.existing_file)],
+            # a pad the ledger does not know: refused after parsing, before any approval
+            ("pad", "frame-policy"): [
+                "00112233445566778899aabbccddeeff",
+                "--home",
+                str(self.home),
+                "--frame-policy",
+                "otp-preferred",
+                "--reason",
+                "test",
+            ],
             # a bad diode address: refused after parsing, before any network
             ("diode", "send"): ["--direction", "w2f", "--connect", free_endpoint(), "--to", "x"],
             ("diode", "receive"): [

@@ -73,6 +73,9 @@ def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_ho
     qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
     assert station.step_list.count() == len(STEPS)
     assert station.step_list.item(0).text().endswith(STEPS[0].title)
+    combo = station.plan_page.policy_combo
+    assert combo.currentData() == "otp-only"  # the default
+    combo.setCurrentIndex(combo.findData("otp-preferred"))
     station.start()
     seen = drive(qtbot, station, first.passphrases, same_officer_first=True)
     assert station.task.error is None, station.banner.label.text()
@@ -93,6 +96,11 @@ def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_ho
     for s in STEPS:
         if s.event:
             assert s.event in types
+    # The frame policy chosen on the plan page: signed with the plan, in pad.generated.
+    generated = [e for e in facility.events() if e.type == "pad.generated"][-1]
+    assert generated.payload["frame_policy"]["mode"] == "otp-preferred"
+    started = [e for e in facility.events() if e.type == "ceremony.started"][-1]
+    assert started.payload["plan"]["frame_policy"]["mode"] == "otp-preferred"
     runner.stop_all()
     station.shutdown()
 

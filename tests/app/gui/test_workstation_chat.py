@@ -62,6 +62,7 @@ def test_chat_streams_the_echo_answer_with_details(qtbot, link):
     view.question_edit.setPlainText(question)
     view.classification_combo.setCurrentText("SECRET")
     assert "pad bytes" in view.cost_label.text()
+    assert "one-time pad (information-theoretic)" in view.cost_label.text()
     pieces: list[str] = []
     view.send()
     card = view.cards[-1]
@@ -69,7 +70,9 @@ def test_chat_streams_the_echo_answer_with_details(qtbot, link):
     qtbot.waitUntil(lambda: "Query ID" in card.details.text(), timeout=30000)
     assert card.answer_text == question.strip()
     assert len(pieces) > 1, "the answer arrived in one piece; expected streaming"
-    assert "OTP consumed" in card.details.text() and "Chronicle" in card.details.text()
+    assert "Pad consumed" in card.details.text() and "Chronicle" in card.details.text()
+    # Every message says which guarantee it had (an otp-only practice pad: one-time pad).
+    assert "Both ways: one-time pad (information-theoretic)" in card.details.text()
     assert card.tag.text() == "SECRET"
     qtbot.waitUntil(lambda: "queries left" in view.pad_label.text(), timeout=10000)
     runner.stop_all()
@@ -175,3 +178,51 @@ def test_cover_switch_turns_off_when_the_pad_runs_out(qtbot, link):
     finally:
         runner.stop_all()
         view.shutdown()
+
+
+def test_a_pad_keyed_pad_shows_its_guarantee_before_and_after(qtbot, tmp_path):
+    """A pad made with the pad-keyed policy: the ask box says the question goes pad-keyed
+    (computational) beside its cost, the card says so of both halves, a SECRET question (kept
+    one-time pad by the pad's policy) says one-time pad, and the cover dialog prices keys."""
+    from custody.pad.frame_policy import FramePolicy, PolicyMode
+
+    home = tmp_path / "home"
+    home.mkdir()
+    policy = FramePolicy(PolicyMode.PAD_KEYED, otp_only_classifications=("SECRET",))
+    add_practice_pad(home, 1 << 20, frame_policy=policy)
+    lk = PracticeLink(
+        home / FACILITY_PADS, tmp_path / "chronicle.jsonl", endpoint=free_local_endpoint()
+    )
+    endpoint = lk.start()
+    view, runner = connected_view(qtbot, home, endpoint)
+    try:
+        view.classification_combo.setCurrentText("UNCLASSIFIED")
+        view.question_edit.setPlainText("How long is a pad-keyed question? " * 40)
+        assert view.cost_label.text() == (
+            "This question will consume 32 pad bytes to send, pad-keyed ChaCha20-Poly1305 "
+            "(computational)."
+        )
+        view.send()
+        card = view.cards[-1]
+        qtbot.waitUntil(lambda: "Query ID" in card.details.text(), timeout=30000)
+        assert "(32 out, 32 back)" in card.details.text()
+        assert "Both ways: pad-keyed ChaCha20-Poly1305 (computational)" in card.details.text()
+        view.classification_combo.setCurrentText("SECRET")
+        view.question_edit.setPlainText("A secret question")
+        assert "one-time pad (information-theoretic)" in view.cost_label.text()
+        assert "pad-keyed" not in view.cost_label.text()
+        view.send()
+        card = view.cards[-1]
+        qtbot.waitUntil(lambda: "Query ID" in card.details.text(), timeout=30000)
+        assert "Both ways: one-time pad (information-theoretic)" in card.details.text()
+        view.question_edit.setPlainText("Next question")
+        view.classification_combo.setCurrentText("CUI")  # the label alone changes the mode
+        assert "pad-keyed ChaCha20-Poly1305 (computational)" in view.cost_label.text()
+        from app.gui.workstation_model import cover_confirmation_text
+
+        text = cover_confirmation_text(view.session.client.cover_cost(20, 1024))
+        assert "pad-keyed ChaCha20-Poly1305 (computational)" in text and "32-byte key" in text
+    finally:
+        runner.stop_all()
+        view.shutdown()
+        lk.stop()

@@ -270,9 +270,14 @@ def test_gateway_log_and_workstation_message_after_a_compromise(tmp_path, caplog
             assert poll.reason(bytes.fromhex(PAD)) == "compromised"
             # The running gateway's poll loop, on a stand-in gateway with one lane.
             gw = types.SimpleNamespace(
-                _lanes={bytes.fromhex(PAD): types.SimpleNamespace(suspended=False, subs=[])},
+                _lanes={
+                    bytes.fromhex(PAD): types.SimpleNamespace(
+                        suspended=False, subs=[], policy_token=None
+                    )
+                },
                 _stopping=threading.Event(),
                 _spawn=lambda fn, _name: threading.Thread(target=fn, daemon=True).start(),
+                set_policy=lambda pid, policy: False,  # the poll also reports policies
             )
             gw.suspend_pad = lambda pid, reason=None: Gateway.suspend_pad(gw, pid, reason)
             with caplog.at_level(logging.WARNING, logger="custody.link.gateway"):

@@ -114,12 +114,20 @@ class Capture:
             return sum(1 for k, _ in self.frames if k.endswith("/" + direction))
 
     def assert_no_reuse(self) -> int:
-        """No two different frames share a pad byte, per pad and direction."""
+        """No two different frames share a pad byte, per pad and direction; pad-keyed frames
+        under one key share its range, each with its own key index (its nonce)."""
         with self._lock:
             distinct = {(k, d) for k, d in self.frames}
         by_dir: dict[str, list[tuple[int, int, bytes]]] = {}
+        keys: dict[tuple[str, int], set[int]] = {}
         for k, d in distinct:
             h = frame.parse_header(d)
+            if h.mode is frame.FrameMode.PAD_KEYED:
+                seen = keys.setdefault((k, h.offset), set())
+                assert h.key_index not in seen, f"nonce reused on {k} under key {h.offset}"
+                seen.add(h.key_index)
+                if len(seen) > 1:
+                    continue  # the key's range is counted once
             by_dir.setdefault(k, []).append((h.offset, h.offset + h.range_len, d))
         for k, ranges in by_dir.items():
             ranges.sort()

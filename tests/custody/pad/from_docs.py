@@ -290,21 +290,33 @@ def seal(
     return header + body + poly1305(pad[:32], header + body)
 
 
+class PadKeyed(Exception):
+    """A well-formed pad-keyed header (mode 1), which this one-time-pad-only reader refuses."""
+
+    def __init__(self, kind: int, direction: int, pad_id: bytes) -> None:
+        super().__init__("pad-keyed")
+        self.kind, self.direction, self.pad_id = kind, direction, pad_id
+
+
 def check_header(data: bytes) -> tuple[int, int, bytes, int, int, int]:
     """Step 1: (clear kind, direction, pad id, offset, range length, body length)."""
     if len(data) < 56:
         raise Refused("truncated")
-    magic, version, kind, direction, z1, z2, pad_id, offset, range_len, body_len = (
+    magic, version, kind, direction, mode, index, pad_id, offset, range_len, body_len = (
         HEADER.unpack_from(data)
     )
     if magic != b"RD":
         raise Refused("bad-magic")
     if version != 1:
         raise Refused("bad-version")
-    if z1 or z2 or direction not in (0, 1) or kind > 7:
+    if mode > 1 or (mode == 0 and index) or direction not in (0, 1) or kind > 8:
         raise Refused("bad-header")
-    if body_len not in BUCKETS or range_len != 32 + body_len or len(data) != 56 + body_len:
+    if body_len not in BUCKETS or range_len != (32 if mode else 32 + body_len):
         raise Refused("bad-length")
+    if len(data) != 56 + body_len:
+        raise Refused("bad-length")
+    if mode:  # this reader implements one-time-pad frames only: an otp-only receiver
+        raise PadKeyed(kind, direction, pad_id)
     return kind, direction, pad_id, offset, range_len, body_len
 
 
@@ -313,7 +325,14 @@ def open_frame(
 ) -> tuple[int, int, int, bytes, bytes]:
     """Steps 1–8 on the whole pad `pad`: (kind, flags, seq, message id, payload). Steps 7 and 9
     (record, zeroize) are the caller's: `journal.received` and overwriting the range."""
-    clear, direction, frame_pad, offset, range_len, body_len = check_header(data)
+    try:
+        clear, direction, frame_pad, offset, range_len, body_len = check_header(data)
+    except PadKeyed as keyed:  # steps 2 and 3 come first, then the policy (otp-only here)
+        if keyed.pad_id != pad_id:
+            raise Refused("wrong-pad") from None
+        if keyed.direction != receives:
+            raise Refused("wrong-direction") from None
+        raise Refused("policy") from None
     if frame_pad != pad_id:
         raise Refused("wrong-pad")
     if direction != receives:
@@ -330,7 +349,7 @@ def open_frame(
     journal.received(offset, offset + range_len)  # step 7
     inner = xor(data[40:signed], pad[offset + 32 : offset + range_len])
     kind, flags, seq, msg_id, length = INNER.unpack_from(inner)
-    if not 1 <= kind <= 7 or clear not in (0, kind):
+    if not 1 <= kind <= 8 or clear not in (0, kind):
         raise Refused("bad-inner")
     if direction not in ALLOWED.get(kind, {0, 1}):
         raise Refused("bad-kind")

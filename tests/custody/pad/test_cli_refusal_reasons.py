@@ -59,6 +59,14 @@ def _flip(data: bytes, index: int, value: int) -> bytes:
     return bytes(out)
 
 
+def _pad_keyed_header(data: bytes) -> bytes:
+    """The frame's header made pad-keyed (mode 1, a 32-byte key range): nothing else changes."""
+    out = bytearray(data)
+    out[5] = 1
+    out[32:36] = (32).to_bytes(4, "big")
+    return bytes(out)
+
+
 def _replayed(pad: Path) -> bytes:
     sealed = _seal(pad)
     with open_pad_dir(pad / "facility") as fac:
@@ -78,10 +86,12 @@ CASES: dict[str, tuple[str, Maker]] = {
     "truncated": ("facility", lambda p, i: _seal(p)[:50]),
     "bad-magic": ("facility", lambda p, i: b"XX" + _seal(p)[2:]),
     "bad-version": ("facility", lambda p, i: _flip(_seal(p), 2, 9)),
-    "bad-header": ("facility", lambda p, i: _flip(_seal(p), 5, 1)),  # a zero field
+    "bad-header": ("facility", lambda p, i: _flip(_seal(p), 5, 2)),  # mode neither 0 nor 1
     "bad-length": ("facility", lambda p, i: _seal(p) + b"\0"),
     "wrong-pad": ("facility", _other_pad),
     "wrong-direction": ("workstation", lambda p, i: _seal(p)),
+    # a well-formed pad-keyed header to a practice pad, whose frame policy is otp-only
+    "policy": ("facility", lambda p, i: _pad_keyed_header(_seal(p))),
     # claims f2w, so the workstation receives it, but its range is in the w2f region
     "outside-region": ("workstation", lambda p, i: _flip(_seal(p), 4, 1)),
     "replay": ("facility", lambda p, i: _replayed(p)),
@@ -163,7 +173,7 @@ def test_an_ordinary_frame_inside_the_reserve_is_bad_kind(pad: Path, cli) -> Non
 
 
 def test_inspect_names_the_reason_too(pad: Path, cli) -> None:
-    proc = cli("frame", "inspect", stdin=_flip(_seal(pad), 5, 1))
+    proc = cli("frame", "inspect", stdin=_flip(_seal(pad), 5, 2))
     assert _refusal_line(proc).split()[-1] == "bad-header"
     assert proc.stdout == b""
 

@@ -182,10 +182,11 @@ def test_truncated_and_garbage_frames(pair) -> None:
         (f + b"\0", "bad-length"),
         (b"XX" + f[2:], "bad-magic"),
         (f[:2] + b"\x09" + f[3:], "bad-version"),
-        (f[:3] + b"\x08" + f[4:], "bad-header"),  # clear kind above 7
+        (f[:3] + b"\x09" + f[4:], "bad-header"),  # clear kind above 8
         (f[:4] + b"\x02" + f[5:], "bad-header"),  # direction neither 0 nor 1
-        (f[:5] + b"\x01" + f[6:], "bad-header"),  # a zero field
-        (f[:7] + b"\x01" + f[8:], "bad-header"),  # the other zero field
+        (f[:5] + b"\x02" + f[6:], "bad-header"),  # mode neither 0 nor 1
+        (f[:7] + b"\x01" + f[8:], "bad-header"),  # a key index on a one-time pad frame
+        (f[:5] + b"\x01" + f[6:], "bad-length"),  # pad-keyed: the range must be 32 bytes
         (f[:32] + struct.pack(">I", 289) + f[36:], "bad-length"),  # range ≠ 32 + body
         (f[:36] + struct.pack(">I", 300) + f[40:], "bad-length"),  # body not a bucket
     ):

@@ -243,8 +243,11 @@ def test_refusals_match_red_door(tmp_path: Path) -> None:
         (q[:50], "truncated"),
         (_with(q, 0, b"XX"), "bad-magic"),
         (_with(q, 2, b"\x09"), "bad-version"),
-        (_with(q, 5, b"\x01"), "bad-header"),  # a zero field
-        (_with(q, 3, b"\x08"), "bad-header"),  # clear kind above 7
+        (_with(q, 5, b"\x02"), "bad-header"),  # mode neither 0 nor 1
+        (_with(q, 6, b"\x01"), "bad-header"),  # a key index on a one-time-pad frame
+        (_with(q, 5, b"\x01"), "bad-length"),  # pad-keyed: the range must be 32 bytes
+        (_with(_with(q, 5, b"\x01"), 32, struct.pack(">I", 32)), "policy"),  # otp-only pad
+        (_with(q, 3, b"\x09"), "bad-header"),  # clear kind above 8
         (q + b"\0", "bad-length"),
         (_with(q, 36, struct.pack(">I", 300)), "bad-length"),  # not a bucket
         (_with(q, 8, b"\xff"), "wrong-pad"),
