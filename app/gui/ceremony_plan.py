@@ -58,6 +58,11 @@ class CeremonyPlanPage(QWidget):
         self.policy_combo = QComboBox(box)
         for label, word in POLICIES:
             self.policy_combo.addItem(label, word)
+        # The long item texts must not set the view's minimum width (1024×768 screens, issue 17).
+        self.policy_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.policy_combo.setMinimumContentsLength(30)
         self.source_boxes: dict[str, QCheckBox] = {}
         self.labels_for: dict[QWidget, QLabel] = {}
         srow = QHBoxLayout()
@@ -108,7 +113,6 @@ class CeremonyPlanPage(QWidget):
                 PlainLabel(
                     f"Always one-time pad (facility settings): {', '.join(labels)}",
                     box,
-                    wrap=False,
                 ),
             )
         form.addRow("Entropy sources", srow)

@@ -190,9 +190,7 @@ def test_a_pad_keyed_pad_shows_its_guarantee_before_and_after(qtbot, tmp_path):
     home.mkdir()
     policy = FramePolicy(PolicyMode.PAD_KEYED, otp_only_classifications=("SECRET",))
     add_practice_pad(home, 1 << 20, frame_policy=policy)
-    lk = PracticeLink(
-        home / FACILITY_PADS, tmp_path / "chronicle.jsonl", endpoint=free_local_endpoint()
-    )
+    lk = PracticeLink(home / FACILITY_PADS, endpoint=free_local_endpoint())
     endpoint = lk.start()
     view, runner = connected_view(qtbot, home, endpoint)
     try:
