@@ -79,6 +79,7 @@ class OfficerPrompt(QGroupBox):
         """Set the box up for `q` and show it; `names` are the officers a credentials question
         may choose from."""
         self.prompt_error.setText(q.error)
+        self.yes_button.setEnabled(True)
         self.officer_combo.hide()
         self.passphrase_edit.hide()
         self.text_edit.hide()
@@ -142,6 +143,8 @@ class OfficerPrompt(QGroupBox):
     def read_answer(self, q: Question, yes: bool) -> tuple[bool, Any]:
         """(True, the answer to `q`) from the inputs, which are cleared; (False, None) with the
         reason shown in the box when the answer is incomplete or refused."""
+        if yes and not self.yes_button.isEnabled():  # e.g. step 10 without its receipt
+            return False, None
         if q.kind == "credentials":
             name = self.officer_combo.currentText().strip()
             pw = self.passphrase_edit.text()

@@ -37,12 +37,14 @@ from app.gui.ceremony_prompt import OfficerPrompt
 from app.gui.facility import Facility
 from app.gui.fact_text import generic_lines
 from app.gui.health_chart import HealthChart
+from app.gui.pdf_file_row import PdfFileRow
 from app.gui.receipt_preview import ReceiptPreview, open_print_dialog
 from app.gui.step_summary import info_lines, step_summary
 from app.gui.summary_view import SummaryView
 from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, error_text
 from app.gui.workers import Task, WorkerRunner
 from ceremony.ceremony_plan import CeremonyOutcome
+from ceremony.errors import CeremonyInputNeeded
 from ceremony.steps import STEPS, Step, script_words
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,10 @@ class CeremonyStation(QWidget):
         lay.addWidget(self._build_prompt(page))
         lay.addWidget(self.fingerprint)
         lay.addWidget(self.summary_scroll, 1)
+        # Where the receipt PDF was written, to open or copy it (step 10 names it too).
+        self.receipt_row = PdfFileRow("Receipt", page, file_dialog_dirs=self.file_dialog_dirs)
+        self.receipt_row.message.connect(self.banner.show_message)
+        lay.addWidget(self.receipt_row)
         self.preview = ReceiptPreview(page)
         self.preview_layout = self.preview.preview_layout  # the pages shown (tests count them)
         lay.addWidget(self.preview, 1)
@@ -220,6 +226,7 @@ class CeremonyStation(QWidget):
         self.done_button.hide()
         self.print_button.hide()
         self.preview.hide()
+        self.receipt_row.hide()
         self.cancel_button.show()
         self.set_summary(None)
         self.progress_label.hide()
@@ -285,6 +292,25 @@ class CeremonyStation(QWidget):
         elif q.kind == "bag_serial":
             self._set_step("seal", "active")
         self.prompt_box.show_question(q, names)
+        if q.kind == "confirm" and step is not None and step.id == "close":
+            self._ask_receipt_signed(q)
+
+    def _ask_receipt_signed(self, q: Question) -> None:
+        """Step 10 names the receipt file, and cannot be confirmed unless that file is there
+        with the SHA-256 the step records (the officers sign a printout of those bytes)."""
+        facts = q.args.get("facts", {})
+        problem = ceremony_run.receipt_problem(self.receipt, str(facts.get("receipt_sha256", "")))
+        if problem:
+            self.prompt_box.prompt_error.setText(
+                f"{problem} Print the receipt before this is confirmed; answering No keeps "
+                "the ceremony resumable at this step."
+            )
+            self.prompt_box.yes_button.setEnabled(False)
+            return
+        self.prompt_box.prompt_text.setText(
+            f"{q.step.question if q.step else ''}\nThe receipt is {self.receipt}: print it "
+            "(Print receipt…), both officers sign the paper, then confirm."
+        )
 
     def _officer_names(self, exclude: list[str]) -> list[str]:
         return [n for n in (self._names_cache or []) if n not in exclude]
@@ -318,8 +344,9 @@ class CeremonyStation(QWidget):
         if text == "sources" and facts:
             self.set_summary("sources", facts)
         elif text == "receipt" and facts.get("path"):
-            self.receipt = Path(str(facts["path"]))
-            self.show_receipt(self.receipt)
+            if self.receipt != Path(str(facts["path"])):  # step 10 names it again
+                self.receipt = Path(str(facts["path"]))
+                self.show_receipt(self.receipt)
         else:
             self.summary.add_lines(info_lines(text, facts or {}))
             if self.summary.labels:
@@ -340,6 +367,7 @@ class CeremonyStation(QWidget):
 
     def show_receipt(self, pdf: Path) -> None:
         self.preview.show_pdf(pdf)
+        self.receipt_row.show_file(pdf)
         self.print_button.show()
 
     def print_receipt(self) -> None:
@@ -347,19 +375,22 @@ class CeremonyStation(QWidget):
             return
         receipt = self.receipt
 
-        def go(name: str) -> None:
-            if not name:
-                self.banner.show_message("error", "No printer chosen.")
+        def go(target: ceremony_run.PrintTarget) -> None:
+            if not target.printer and target.pdf_file is None:
+                self.banner.show_message(
+                    "error", f"No printer chosen: the receipt stays at {receipt}."
+                )
                 return
-            task = self.runner.run(lambda w: ceremony_run.print_pdf(receipt, name), "print")
+            task = self.runner.run(lambda w: ceremony_run.print_receipt(receipt, target), "print")
             task.finished.connect(
-                lambda _r: self.banner.show_message("ok", f"Receipt sent to printer {name}.")
+                lambda where: self.banner.show_message("ok", f"Receipt sent to {where}.")
             )
             task.failed.connect(
                 lambda e: self.banner.show_message("error", f"Printing failed: {error_text(e)}")
             )
 
-        self.print_dialog = open_print_dialog(self, go)
+        kiosk = bool(self.file_dialog_dirs()) if self.file_dialog_dirs else False
+        self.print_dialog = open_print_dialog(self, go, to_file=not kiosk)
 
     def _finished(self, result: Any) -> None:
         self.cancel_button.hide()
@@ -397,6 +428,10 @@ class CeremonyStation(QWidget):
         self.cancel_button.hide()
         self.done_button.show()
         self.prompt_box.hide()
+        if isinstance(exc, CeremonyInputNeeded):  # waiting, not failed: nothing was destroyed
+            self.banner.show_message("warn", f"The ceremony waits: {error_text(exc)}.")
+            self.refresh_status()
+            return
         for s in STEPS:
             if self.step_states[s.id] == "active":
                 self._set_step(s.id, "failed")
