@@ -209,6 +209,8 @@ class CeremonyStation(QWidget):
                     if s.id != self._summary_step:  # a new step: the last one's result goes
                         self._summary_step = s.id
                         self.set_summary(None)
+                        self.progress.hide()  # and so does its progress (shown again by
+                        self.progress_label.hide()  # this step's own, if it has any)
                     self.step_list.setCurrentRow(i)
                     self.step_title.setText(f"Step {i + 1} of {len(STEPS)}: {s.title}")
                     self.step_activity.setText(s.activity)
