@@ -217,6 +217,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"  ledger origin: {settings.origin}")
         print(f"  HSM token:     {settings.token_label}")
         print(f"  verifier key:  {path / home.VKEY}")
+        # Nothing remembers the home: every later command is told where it is.
+        print(f"  use it with:   reddoor --home {path} COMMAND, or export REDDOOR_HOME={path}")
     return 0
 
 
