@@ -43,6 +43,12 @@ STATE_BY_EVENT = {
 }
 
 
+# States a pad is in before it is used; one whose copy has used bytes shows "in service".
+NOT_YET_IN_SERVICE = frozenset(
+    {"generated", "verified", "sealed", "issued", "in transit", "delivered", "unknown"}
+)
+
+
 @dataclass
 class PadRow:
     pad_id: str
@@ -54,6 +60,7 @@ class PadRow:
     consumed_f2w: int | None = None
     last_activity: str = ""
     practice: bool = False
+    in_service: bool = False  # a copy of it has used bytes (custody.pad.status)
     events: list[Event] = field(default_factory=list)
     usage: list[tuple[float, int, int]] = field(default_factory=list)  # (time, w2f, f2w) cum.
 
@@ -116,17 +123,21 @@ def pad_rows(
         if not row.created:
             row.created = status.manifest.created
         row.practice = row.practice or status.manifest.mark.value == "PRACTICE"
-        used = {d_: status.length[d_] - status.remaining[d_] for d_ in status.remaining}
-        for direction, n in used.items():
+        # custody.pad.status's one definition: the region's reserve never counts as used.
+        for direction, n in status.used.items():
             if direction.value == "w2f":
-                row.consumed_w2f = max(0, n)
+                row.consumed_w2f = n
             else:
-                row.consumed_f2w = max(0, n)
+                row.consumed_f2w = n
+        row.in_service = status.in_service
     if chronicle is not None and chronicle.is_file():
         _add_usage(rows, chronicle)
     for pid, state in lifecycle_states(events_list).items():
         if pid in rows:
             rows[pid].state = state
+    for row in rows.values():
+        if row.in_service and row.state in NOT_YET_IN_SERVICE:
+            row.state = "in service"  # carrying queries, whatever the seal said
     return sorted(rows.values(), key=lambda r: r.created)
 
 

@@ -63,6 +63,7 @@ from custody.pad import frame
 from custody.pad import usage as pad_usage
 from custody.pad.manifest import Direction, Side
 from custody.pad.pad_copy import PadCopy
+from custody.pad.status import status_of
 from custody.pad.store import default_state_dir
 from custody.rate_limited_log import RateLimitedLog
 
@@ -376,7 +377,12 @@ class WorkstationClient:
 
     # -- cover traffic ---------------------------------------------------------------------
     def cover_cost(self, rate: float, bucket: int) -> CoverCost:
-        return cover_cost(rate, bucket, self.copy.remaining_send())
+        """What cover traffic costs, and how long the bytes left last: the bytes left as
+        `custody.pad.status` counts them (the durable mark), as the pad line and footer do."""
+        with self._pad_lock:
+            journal = self.copy.journal
+        left = status_of(self.copy.manifest, journal).remaining[self.copy.send_region.direction]
+        return cover_cost(rate, bucket, left)
 
     def enable_cover(self, rate: float, bucket: int = 1024) -> CoverCost:
         """Send a concealed frame of `bucket` every 1/rate s: a COVER frame unless a query
