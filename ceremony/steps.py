@@ -103,7 +103,7 @@ STEPS: tuple[Step, ...] = (
             "manifest.json, journal.json), flushed to the medium with fsync."
         ),
         confirms=BOTH,
-        question="Is the customer copy on the drive named above?",
+        question="Is the customer copy on the drive the station names (vendor, model, serial)?",
         event="pad.customer_copy_written",
         writes=("customer drive: pad.bin, manifest.json, journal.json",),
     ),

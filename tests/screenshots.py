@@ -85,6 +85,7 @@ def shoot(width: int, height: int) -> None:
                 grab("ceremony-sources")
             if q.kind == "confirm" and q.step is not None and q.step.id == "generate":
                 settle()
+                grab("ceremony-fingerprint")  # asked with the step's confirmation
                 st.summary_scroll.ensureWidgetVisible(st.health_chart, 0, 0)
                 grab("ceremony-health")  # the health tests' chart on the generation page
             st.answer(True)

@@ -357,6 +357,11 @@ def cmd_officer_list(args: argparse.Namespace) -> int:
         warning = officers.quorum_warning(h.ledger)
     if args.json:
         print(json.dumps([o.to_dict() for o in found], sort_keys=True))
+    elif not found:
+        print(
+            "no officers yet: enrol the first two with reddoor officer add NAME "
+            "--passphrase-file FILE (each their own passphrase)"
+        )
     else:
         for o in found:
             state = "active" if o.active else f"retired (event {o.retired_seq})"

@@ -103,6 +103,15 @@ class OfficerPrompt(QGroupBox):
             self.passphrase_edit.setFocus()
             self.no_button.hide()
             self.yes_button.setText("Authenticate")
+        elif q.kind == "confirm" and q.args.get("fingerprint"):
+            self.setTitle("Read the fingerprint aloud")
+            self.prompt_text.setText(
+                f"Officer A reads the {q.args['fingerprint']['what']} words aloud; officer B "
+                "checks them on the screen. Do both read the same words? (The step's results "
+                "are below.)"
+            )
+            self.yes_button.setText("The words match")
+            self.no_button.setText("They differ — stop")
         elif q.kind == "confirm":
             assert q.step is not None
             self.setTitle("Both officers confirm")

@@ -172,7 +172,7 @@ class CeremonyStation(QWidget):
         lay.addWidget(self.receipt_row)
         self.preview = ReceiptPreview(page)
         self.preview_layout = self.preview.preview_layout  # the pages shown (tests count them)
-        lay.addWidget(self.preview, 1)
+        lay.addWidget(self.preview, 3)  # the receipt's pages get most of the room
         row = QHBoxLayout()
         self.print_button = QPushButton("Print receipt…", page)
         self.print_button.clicked.connect(self.print_receipt)
@@ -211,6 +211,7 @@ class CeremonyStation(QWidget):
                         self.set_summary(None)
                         self.progress.hide()  # and so does its progress (shown again by
                         self.progress_label.hide()  # this step's own, if it has any)
+                        self.fingerprint.hide()  # and the fingerprint it read aloud
                     self.step_list.setCurrentRow(i)
                     self.step_title.setText(f"Step {i + 1} of {len(STEPS)}: {s.title}")
                     self.step_activity.setText(s.activity)
@@ -286,6 +287,12 @@ class CeremonyStation(QWidget):
             assert step is not None
             facts = q.args.get("facts", {})
             self.set_summary(step.id, facts if isinstance(facts, dict) else {})
+            if q.args.get("fingerprint"):
+                fp = q.args["fingerprint"]
+                self.fingerprint.title.setText(f"{fp['what']}:")
+                self.fingerprint.words.setText(str(fp["words"]).upper())
+                self.fingerprint.hex.setText(str(fp["hex"]))
+                self.fingerprint.show()
         elif q.kind == "fingerprint":
             self.fingerprint.title.setText(f"{q.args['what']}:")
             self.fingerprint.words.setText(str(q.args["words"]).upper())
@@ -329,7 +336,7 @@ class CeremonyStation(QWidget):
             return
         self.question = None
         self.prompt_box.hide()
-        if q.kind == "fingerprint":
+        if q.kind == "fingerprint" or q.args.get("fingerprint"):
             self.fingerprint.show()
         q.reply(value)
 
@@ -412,7 +419,7 @@ class CeremonyStation(QWidget):
             self.fingerprint.hex.setText(result.merkle_root)
             self.fingerprint.show()
             self.banner.show_message(
-                "ok", "Ceremony closed. Print the receipt; both officers sign it."
+                "ok", "Ceremony closed: the pad is made and sealed, the signed receipt recorded."
             )
             if result.receipt and self.receipt is None:
                 self.receipt = Path(result.receipt)

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # QtPrintSupport loads when the officers print, not at start-
     from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 
 
+MIN_PREVIEW_HEIGHT = 340
+
+
 class ReceiptPreview(QScrollArea):
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -35,6 +38,8 @@ class ReceiptPreview(QScrollArea):
         self.preview_layout = QHBoxLayout(self.preview_inner)
         self.setWidget(self.preview_inner)
         self._preview_dir = tempfile.TemporaryDirectory(prefix="reddoor-receipt-")
+        # Enough of a page to read its heading and first table, not a 160 px strip.
+        self.setMinimumHeight(MIN_PREVIEW_HEIGHT)
         self.hide()
 
     def show_pdf(self, pdf: Path) -> None:

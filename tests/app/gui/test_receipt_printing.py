@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from app.gui import ceremony_run
 from app.gui.ceremony_wizard import CeremonyStation
+from app.gui.receipt_preview import MIN_PREVIEW_HEIGHT
 from app.gui.workers import WorkerRunner
 
 
@@ -88,6 +89,9 @@ def test_step_10_prints_the_receipt_through_a_real_print_dialog(
     answer_until(qtbot, station, first.passphrases, at_step_10)
     receipt = station.receipt
     assert receipt is not None and receipt.is_file()
+    # The receipt's pages get the room at 1024x768, not a 160 px strip.
+    station.resize(1024, 768)
+    qtbot.waitUntil(lambda: station.preview.height() >= MIN_PREVIEW_HEIGHT, timeout=5000)
     # Step 10 says where the receipt is and offers to open it.
     assert station.receipt_row.isVisible()
     assert str(receipt) in station.receipt_row.path_label.text()
