@@ -87,7 +87,10 @@ class MainWindow(QMainWindow):
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
         self.quit_button = QPushButton("Quit", central)
         self.quit_button.clicked.connect(self.close)
+        self.help_button = QPushButton("Help", central)  # the user guide, in the app
+        self.help_button.clicked.connect(self.show_help)
         bar.addWidget(self.mode_label, 1)
+        bar.addWidget(self.help_button)
         bar.addWidget(self.switch_button)
         bar.addWidget(self.lock_button)
         bar.addWidget(self.quit_button)
@@ -172,6 +175,12 @@ class MainWindow(QMainWindow):
         self.ready.emit()
 
     # -- modes ------------------------------------------------------------------------------
+    def show_help(self) -> None:
+        from app.gui.help_dialog import HelpDialog
+
+        self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+
     def show_chooser(self) -> None:
         if self._locked:
             return
