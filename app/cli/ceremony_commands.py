@@ -400,7 +400,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         done = ", ".join(out["completed_steps"]) or "none"
         print(f"ceremony {out['ceremony_id']}: {out['state']}; steps done: {done}")
-        if out["active"]:
+        if out["active"] and out["next_step"] == "close":
+            print(
+                "  next step: close, the printed receipt signed by both officers "
+                "(ceremony resume --receipt-signed; the pad is made, so no abort)"
+            )
+        elif out["active"]:
             print(f"  next step: {out['next_step']} (resume or abort)")
     return 0
 

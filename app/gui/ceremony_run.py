@@ -99,6 +99,12 @@ def ceremony_status(home: Path) -> dict[str, Any]:
 
 def status_text(st: dict[str, Any]) -> str:
     """The plan page's line: what the interrupted ceremony did, or who is needed."""
+    if st.get("active") and st.get("next_step") == "close":
+        return (
+            f"Ceremony {st.get('ceremony_id')} waits at step 10: its pad is made and sealed, "
+            "and both officers still have to confirm the printed receipt is signed. Resume it "
+            "once they have (it cannot be aborted: a made pad is destroyed through custody)."
+        )
     if st.get("active"):
         done = ", ".join(st.get("completed_steps", [])) or "none"
         return (

@@ -48,6 +48,8 @@ def test_without_a_terminal_the_ceremony_waits_at_step_10(tmp_path):
     assert "ceremony.closed" in types and "ceremony.receipt_signed" not in types
     status = _status(f)
     assert status["active"] and status["next_step"] == "close"
+    said = run_cli("ceremony", "status", env=f.env()).stdout.decode()
+    assert "--receipt-signed" in said and "no abort" in said
     # A made pad is not aborted (that would destroy it): step 10 only waits.
     proc = run_cli("ceremony", "abort", "--reason", "x", *f.officer_args(), env=f.env())
     assert proc.returncode == 37 and "resume it instead" in one_line(proc)

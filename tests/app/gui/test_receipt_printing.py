@@ -182,6 +182,11 @@ def test_step_10_cannot_be_confirmed_without_the_receipt(qtbot, start, facility,
     types = [e.type for e in facility.events()]
     assert "ceremony.closed" in types and "ceremony.failed" not in types
     assert "ceremony.receipt_signed" not in types
+    station.back_to_plan()
+    assert "waits at step 10" in station.status_label.text()
+    assert station.resume_button.isVisibleTo(station) and not station.abort_button.isVisibleTo(
+        station
+    )
     plan = status["plan"]
     assert (Path(plan["customer_dir"]) / "pad.bin").is_file()
     moved.rename(receipt)
