@@ -26,7 +26,12 @@ Rules kept here:
 * A fault (health alarm, statistics inconsistent with uniform, a copy that does not verify, a
   medium or HSM error, a cancel) stops the ceremony: everything generated is zeroized and
   deleted (customer files, vault chunks, the per-pad HSM key) and `ceremony.failed` is
-  recorded. Only an interruption (kill, power loss, Ctrl-C) leaves a ceremony to resume.
+  recorded. Only an interruption (kill, power loss, Ctrl-C) leaves a ceremony to resume, or a
+  question nobody could answer (`CeremonyInputNeeded`: no bag serial and no terminal; the
+  printed receipt not yet signed), which the journal keeps as `waiting`.
+* Once the ceremony is closed (step 9), the officers' "no" at step 10 (the printed receipt is
+  not signed yet) destroys nothing: the pad is made, sealed and recorded, only the paper is
+  missing. The ceremony waits at step 10 until it is resumed.
 * Statistics: a pad whose monobit or byte chi-square p-value is below 1e-6 is treated as a
   fault (an ideal pad trips this once in ~500,000 ceremonies; a false alarm costs one re-run,
   a missed fault costs a pad).
@@ -42,7 +47,7 @@ from ceremony import steps, usb_media
 from ceremony.ceremony_journal import CeremonyJournal, CeremonyLock, active_id, ceremonies_dir
 from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
 from ceremony.entropy_metrics import EntropyMetrics
-from ceremony.errors import CeremonyCancelled, CeremonyInputNeeded
+from ceremony.errors import CeremonyCancelled, CeremonyInputNeeded, CeremonyStateError
 from ceremony.handler import CeremonyHandler
 from ceremony.run_context import RunContext, SourceFactory, kill_hook, ledger_safe
 from ceremony.step_work import AFTER, WORK, cleanup_material
@@ -52,6 +57,14 @@ from custody.ledger.home import OpenHome
 from custody.pad import manifest as pad_manifest
 
 log = logging.getLogger(__name__)
+
+
+# Step 10 answered "no" (or not asked: no terminal) after the ceremony closed.
+RECEIPT_PENDING = (
+    "the printed receipt is not yet confirmed signed by both officers: nothing was destroyed; "
+    "the pad is made and sealed, and the ceremony waits at step 10. Print the receipt, both "
+    "officers sign it, then resume the ceremony to record that"
+)
 
 
 def _find_event(oh: OpenHome, event_type: str, ceremony_id: str) -> int | None:
@@ -190,7 +203,11 @@ class Ceremony:
             if self.journal.data["state"] == "active":
                 self.journal.finish("closed")
             return CeremonyOutcome.from_journal(self.journal, self.context.mark)
-        except (KeyboardInterrupt, SystemExit, CeremonyInputNeeded):
+        except CeremonyInputNeeded as exc:
+            # Not a crash: resuming records no interruption (the journal says what it awaits).
+            self.journal.set("waiting", {"step": _pending_step(self.journal), "for": exc.message})
+            raise
+        except (KeyboardInterrupt, SystemExit):
             raise  # an interruption: the journal says where to resume
         except RedDoorError as exc:
             self._fail(exc)
@@ -217,6 +234,8 @@ class Ceremony:
             if seq is None:
                 payload = self._payload(s, result)
                 if not self.handler.confirm(s, payload):
+                    if self.journal.step_state("receipt") == "done":
+                        raise CeremonyInputNeeded(RECEIPT_PENDING)
                     raise CeremonyCancelled(f"the officers did not confirm step {s.title!r}")
                 seq = self.context.append(s.event, payload)
                 self.handler.confirmed(s, seq)
@@ -238,6 +257,9 @@ class Ceremony:
 
     # -- interruptions and faults -----------------------------------------------------------
     def _record_interruption(self) -> None:
+        if self.journal.data.get("waiting"):  # it stopped to wait for an answer, not a crash
+            self.journal.set("waiting", None)
+            return
         pending = _pending_step(self.journal)
         happened = f"the ceremony was interrupted during step {pending!r} (crash or power loss)"
         expected = "the ceremony runs without interruption"
@@ -279,6 +301,13 @@ def abort(oh: OpenHome, handler: CeremonyHandler, reason: str) -> dict[str, Any]
     if not reason.strip():
         raise UsageError("say why the ceremony is aborted (--reason)")
     c = Ceremony.resume(oh, handler)
+    if c.journal.step_state("receipt") == "done":
+        c.close()
+        raise CeremonyStateError(
+            "the ceremony is closed (step 9): its pad is made, sealed and recorded, and only "
+            "step 10 (the printed receipt signed) remains; resume it instead. A made pad is "
+            "destroyed through its custody lifecycle (docs/custody-lifecycle.md), not by abort"
+        )
     run = c.context
     try:
         run.prove_officers()  # a refusal leaves the ceremony as it was

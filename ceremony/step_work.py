@@ -25,6 +25,7 @@ from ceremony.ceremony_journal import CeremonyJournal
 from ceremony.entropy_sources import check_source_policy
 from ceremony.errors import (
     CeremonyCancelled,
+    CeremonyInputNeeded,
     CeremonyStateError,
     CopyVerificationFailure,
     PadStatisticsFailure,
@@ -322,8 +323,23 @@ def after_receipt(run: RunContext, s: Step, seq: int | None) -> dict[str, Any]:
 
 
 def work_close(run: RunContext, s: Step) -> dict[str, Any]:
+    """Step 10 is asked only while the receipt written at step 9 is there, unchanged: the
+    officers confirm a printout of those bytes. Otherwise the ceremony waits (nothing is
+    destroyed: the pad is made and sealed)."""
     r = run.journal.result("receipt")
-    return {"receipt_sha256": r.get("receipt_sha256", "")}
+    path, digest = Path(str(r.get("receipt_path", ""))), str(r.get("receipt_sha256", ""))
+    try:
+        found = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        found = ""
+    if not found or found != digest:
+        what = "is missing" if not found else "has changed since step 9 (its SHA-256 differs)"
+        raise CeremonyInputNeeded(
+            f"the receipt {path} {what}: step 10 confirms a printout of the receipt this "
+            "ceremony wrote. Nothing was destroyed; put the file back and resume"
+        )
+    run.handler.info(s, "receipt", {"path": str(path), "sha256": digest})
+    return {"receipt_sha256": digest}
 
 
 WORK: dict[str, Work] = {

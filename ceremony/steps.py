@@ -104,7 +104,7 @@ STEPS: tuple[Step, ...] = (
             "manifest.json, journal.json), flushed to the medium with fsync."
         ),
         confirms=BOTH,
-        question="Is the customer copy on the drive named above?",
+        question="Is the customer copy on the drive the station names (vendor, model, serial)?",
         event="pad.customer_copy_written",
         writes=("customer drive: pad.bin, manifest.json, journal.json",),
     ),
@@ -259,6 +259,7 @@ def render_runbook() -> str:
         "    --bag-serial RD-000123 --source hwrng [--source pkcs11] [--split 1:3] [--json] \\",
         "    [--metrics-textfile /var/lib/prometheus/node-exporter/reddoor-entropy.prom]",
         "reddoor ceremony status | resume --officer ... --officer ... | abort --reason TEXT ...",
+        "reddoor ceremony resume --receipt-signed --officer ... --officer ...   # step 10",
         "reddoor receipt PADID --out receipt.pdf",
         "```",
         "",
@@ -285,7 +286,18 @@ def render_runbook() -> str:
         "completed; a step's work is redone unless the journal recorded it done. "
         "`reddoor ceremony abort --reason TEXT` records the same exception with the decision "
         "abort, zeroizes and deletes the partial material (customer drive files, vault "
-        "chunks) and destroys the per-pad HSM key, then records `ceremony.aborted`.",
+        "chunks) and destroys the per-pad HSM key, then records `ceremony.aborted`. A "
+        "ceremony that stopped to wait for an answer (no bag serial and no terminal; step 10) "
+        "was not interrupted: resuming it records no exception.",
+        "- **Receipt not yet signed** (step 10): step 10 is asked only while the receipt "
+        "written at step 9 is on disk with the SHA-256 recorded for it. On a terminal "
+        "`ceremony run` asks once the receipt is written (type yes); without a terminal, "
+        "with any other answer, or No in the wizard, the ceremony waits at step 10: the pad "
+        "is made, sealed and recorded (`ceremony.closed`), nothing is destroyed, and "
+        "`ceremony abort` refuses (a made pad is destroyed through its custody lifecycle). "
+        '`ceremony run --json` then prints `"receipt_signed": false`. Once both officers '
+        "have signed the printout, `reddoor ceremony resume --receipt-signed` records "
+        "`ceremony.receipt_signed`.",
         "- **Fault** (a health-test alarm, pad statistics inconsistent with uniform, a copy "
         "that does not verify, a drive or HSM error, a cancel): the station stops at once, "
         "zeroizes and deletes everything the ceremony produced, and records `ceremony.failed` "

@@ -166,7 +166,9 @@ class Shooter:
                     self.grab("ceremony-authenticate", yes_button=prompt.yes_button)
                 st.passphrase_edit.setText(passes[who])
                 st.answer(True)
-            elif q.kind == "fingerprint":
+            elif q.kind == "fingerprint" or (q.kind == "confirm" and q.args.get("fingerprint")):
+                # The fingerprint is read aloud with the generation step's results.
+                self.settle()
                 self.grab("ceremony-fingerprint", yes_button=prompt.yes_button)
                 if not large_done:  # the large-text mode, as a dim ceremony room wants it
                     large_done = True
@@ -174,6 +176,9 @@ class Shooter:
                     win.change_text_size(+1)
                     self.grab("ceremony-fingerprint-large-text", yes_button=prompt.yes_button)
                     win.change_text_size(0)
+                if q.step is not None and q.step.id == "generate":
+                    st.summary_scroll.ensureWidgetVisible(st.health_chart, 0, 0)
+                    self.grab("ceremony-health", yes_button=prompt.yes_button)
                 st.answer(True)
             elif q.kind == "bag_serial":
                 st.text_edit.setText("RD-000123")

@@ -2,8 +2,10 @@
 
 The command line is the officers' script: passing `--officer NAME=PASSFILE` twice and
 `--bag-serial` is their confirmation of each step (the Qt wizard asks on screen instead; both
-implement ceremony.handler.CeremonyHandler). Progress and ETA go to stderr on a terminal;
-`--json` prints one stable object on stdout.
+implement ceremony.handler.CeremonyHandler), except step 10: the printed receipt signed by both
+officers is asked on a terminal, or stated afterwards with `ceremony resume --receipt-signed`;
+until then the ceremony waits at step 10, its pad made and sealed. Progress and ETA go to
+stderr on a terminal; `--json` prints one stable object on stdout.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from app.cli import frame_policy_options
 from app.cli.numeric_options import MAX_QUERIES_PER_DAY, integer
 from ceremony import entropy_metrics, sizing, state_machine, usb_media
-from ceremony.ceremony_plan import CeremonyPlan
+from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
 from ceremony.entropy_metrics import EntropyMetrics
 from ceremony.errors import CeremonyInputNeeded
 from ceremony.handler import CeremonyHandler
@@ -92,6 +94,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         "resume", parents=[common, pin, who, textfile], help="continue after a crash"
     )
     res.add_argument("--bag-serial", default=None)
+    res.add_argument(
+        "--receipt-signed",
+        action="store_true",
+        help="both officers have signed the printed receipt (step 10; asked on a terminal)",
+    )
     res.add_argument("--json", action="store_true")
     res.set_defaults(handler=cmd_resume)
 
@@ -126,11 +133,18 @@ class CliHandler(CeremonyHandler):
     """Answers from the command line; progress and facts on stderr."""
 
     def __init__(
-        self, officer_specs: Sequence[str], bag_serial: str | None, *, decision: str = "resume"
+        self,
+        officer_specs: Sequence[str],
+        bag_serial: str | None,
+        *,
+        decision: str = "resume",
+        receipt_signed: bool = False,
     ) -> None:
         self._specs = list(officer_specs)
         self._bag = bag_serial
         self._decision = decision
+        self._receipt_signed = receipt_signed
+        self._receipt = ""
         self._tty = sys.stderr.isatty()
         self._started: dict[str, float] = {}
         self._last = 0.0
@@ -148,8 +162,24 @@ class CliHandler(CeremonyHandler):
 
     def confirm(self, step: Step, facts: dict[str, Any]) -> bool:
         # Passing both --officer options is the officers' confirmation; it is reported only
-        # once their approval has been checked and recorded (`confirmed`).
+        # once their approval has been checked and recorded (`confirmed`). Step 10 is the
+        # exception: no option given before the receipt existed can say it is signed.
+        if step.id == "close":
+            return self._receipt_is_signed(step)
         return True
+
+    def _receipt_is_signed(self, step: Step) -> bool:
+        """`resume --receipt-signed`, or "yes" typed on a terminal; otherwise the ceremony
+        waits at step 10 (the state machine destroys nothing after the ceremony closed)."""
+        if self._receipt_signed:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        self._finish_line()
+        self._say(f"the receipt is {self._receipt}: print it; both officers sign it")
+        sys.stderr.write(f"{step.question} Type yes (anything else: sign later): ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() == "yes"
 
     def confirmed(self, step: Step, seq: int) -> None:
         self._finish_line()
@@ -201,7 +231,9 @@ class CliHandler(CeremonyHandler):
         elif text == "facility copy":
             self._say(f"facility copy: HSM key {facts['key_label']} on token {facts['token']}")
         elif text == "receipt":
-            self._say(f"receipt: {facts['path']}")
+            if facts["path"] != self._receipt:  # step 10 names it again
+                self._say(f"receipt: {facts['path']}")
+            self._receipt = str(facts["path"])
         else:
             self._say(text)
 
@@ -258,6 +290,30 @@ def _print_outcome(out: dict[str, Any], as_json: bool) -> None:
     print(f"  facility:    HSM key {out['hsm'].get('key_label')} on {out['hsm'].get('token')}")
     print(f"  bag serial:  {out['bag_serial']}")
     print(f"  receipt:     {out['receipt']}")
+    if not out["receipt_signed"]:
+        print("  waiting:     step 10, the printed receipt signed by both officers")
+
+
+def _run_to_outcome(ceremony: Ceremony) -> dict[str, Any]:
+    """Run the ceremony; after step 9 (the receipt written) a step 10 that cannot be confirmed
+    yet is an outcome too: the pad is made, the ceremony waits for the signed paper."""
+    try:
+        outcome = ceremony.run()
+    except CeremonyInputNeeded as exc:
+        if ceremony.journal.step_state("receipt") != "done":
+            raise
+        out = CeremonyOutcome.from_journal(ceremony.journal, ceremony.context.mark).to_dict()
+        out["receipt_signed"] = False
+        print(f"reddoor: {exc.message}:", file=sys.stderr)
+        print(
+            "reddoor:   reddoor ceremony resume --receipt-signed --officer NAME=PASSFILE "
+            "--officer NAME=PASSFILE",
+            file=sys.stderr,
+        )
+        return out
+    out = outcome.to_dict()
+    out["receipt_signed"] = True
+    return out
 
 
 def _check_bag_serial(bag_serial: str | None) -> None:
@@ -328,9 +384,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan.frame_policy = frame_policy_options.policy_from(
             args, oh.settings.otp_only_classifications
         )
-        ceremony = Ceremony.begin(oh, plan, handler, metrics=metrics)
-        outcome = ceremony.run()
-        out = outcome.to_dict()
+        out = _run_to_outcome(Ceremony.begin(oh, plan, handler, metrics=metrics))
         out["home"] = str(oh.path)
     _print_outcome(out, args.json)
     return 0
@@ -342,10 +396,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if status.get("active") and "seal" not in status.get("completed_steps", []):
         _check_bag_serial(args.bag_serial)
     metrics = _metrics(args)
-    handler = CliHandler(args.officer, args.bag_serial, decision="resume")
+    handler = CliHandler(
+        args.officer, args.bag_serial, decision="resume", receipt_signed=args.receipt_signed
+    )
     with _open(args) as oh:
-        outcome = Ceremony.resume(oh, handler, metrics=metrics).run()
-        out = outcome.to_dict()
+        out = _run_to_outcome(Ceremony.resume(oh, handler, metrics=metrics))
         out["home"] = str(oh.path)
     _print_outcome(out, args.json)
     return 0
@@ -374,7 +429,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         done = ", ".join(out["completed_steps"]) or "none"
         print(f"ceremony {out['ceremony_id']}: {out['state']}; steps done: {done}")
-        if out["active"]:
+        if out["active"] and out["next_step"] == "close":
+            print(
+                "  next step: close, the printed receipt signed by both officers "
+                "(ceremony resume --receipt-signed; the pad is made, so no abort)"
+            )
+        elif out["active"]:
             print(f"  next step: {out['next_step']} (resume or abort)")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import re
 import socket
@@ -193,7 +194,14 @@ def cmd_receive(args: argparse.Namespace) -> int:
                 rcvbuf=args.rcvbuf,
             )
         except OSError as exc:
-            raise LinkError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+            hint = (
+                ": choose another with --listen udp/HOST:PORT"
+                if exc.errno == errno.EADDRINUSE
+                else ""
+            )
+            raise LinkError(
+                f"cannot listen on {args.listen}: {exc.strerror or exc}{hint}"
+            ) from None
         receiver.start()
         host, port = receiver.bound
         print(

@@ -226,6 +226,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"  ledger origin: {settings.origin}")
         print(f"  HSM token:     {settings.token_label}")
         print(f"  verifier key:  {path / home.VKEY}")
+        # Nothing remembers the home: every later command is told where it is.
+        print(f"  use it with:   reddoor --home {path} COMMAND, or export REDDOOR_HOME={path}")
     return 0
 
 
@@ -384,6 +386,11 @@ def cmd_officer_list(args: argparse.Namespace) -> int:
         warning = officers.quorum_warning(h.ledger)
     if args.json:
         print(json.dumps([o.to_dict() for o in found], sort_keys=True))
+    elif not found:
+        print(
+            "no officers yet: enrol the first two with reddoor officer add NAME "
+            "--passphrase-file FILE (each their own passphrase)"
+        )
     else:
         for o in found:
             state = "active" if o.active else f"retired (event {o.retired_seq})"

@@ -99,15 +99,7 @@ def ceremony_script() -> dict[str, Any]:
 
 def build(args: argparse.Namespace) -> dict[str, Any]:
     from app.cli.ledger_commands import _open
-    from custody.documents.reports import (
-        consumption,
-        inventory,
-        pad_custody,
-        runsheet,
-        shared,
-        verification,
-    )
-    from custody.lifecycle import states
+    from custody.documents.reports import builders, runsheet, shared
 
     kind = args.report
     if kind == "runsheet" and args.home is None:
@@ -115,19 +107,17 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     since = _since(getattr(args, "since", None))
     external = _external(args.checkpoint)
     with _open(args) as h:
-        state = shared.ledger_state(h.ledger, practice=h.settings.practice, external=external)
         if kind == "runsheet":
+            state = shared.ledger_state(h.ledger, practice=h.settings.practice, external=external)
             return runsheet.runsheet_data(state, ceremony_script())
-        if kind == "verification":
-            return verification.verification_data(h.ledger, state)
-        if kind == "pad":
-            rec = states.scan(h.ledger).get(states.find_pad(h.ledger, args.pad_id).pad_id)
-            assert rec is not None
-            return pad_custody.pad_data(h.ledger, state, rec)
-        pads = states.scan(h.ledger)
-        if kind == "consumption":
-            return consumption.consumption_data(h.ledger, state, pads, since)
-        return inventory.inventory_data(state, pads)
+        return builders.ledger_report_data(
+            h.ledger,
+            kind,
+            practice=h.settings.practice,
+            pad_id=getattr(args, "pad_id", None),
+            since=since,
+            external=external,
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:

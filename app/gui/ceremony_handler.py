@@ -53,6 +53,8 @@ class QtCeremonyHandler(CeremonyHandler):
         # Called on the ceremony thread (the home's): a wrong passphrase is asked again
         # instead of failing the ceremony at its first signed event.
         self.check_officer = check_officer
+        self._fingerprint: dict[str, str] | None = None  # asked with the step's confirmation
+        self._seal_notice = ""  # why the bag serial is asked again
 
     def _ask(self, q: Question) -> Any:
         self.signals.asked.emit(q)
@@ -77,14 +79,29 @@ class QtCeremonyHandler(CeremonyHandler):
             return name, passphrase
 
     def confirm(self, step: Step, facts: dict[str, Any]) -> bool:
-        return bool(self._ask(Question("confirm", step, {"facts": facts})))
+        args: dict[str, Any] = {"facts": facts}
+        if self._fingerprint is not None and self._fingerprint["step"] == step.id:
+            args["fingerprint"] = self._fingerprint  # one question: the words and the summary
+        self._fingerprint = None
+        return bool(self._ask(Question("confirm", step, args)))
 
     def confirm_fingerprint(self, step: Step, what: str, hex_digest: str, words: str) -> bool:
-        q = Question("fingerprint", step, {"what": what, "hex": hex_digest, "words": words})
+        fingerprint = {"step": step.id, "what": what, "hex": hex_digest, "words": words}
+        if step.event:
+            # The step's own confirmation follows at once (its event needs it): the wizard asks
+            # both there, with the words and the step's summary, instead of the same question
+            # twice. "They differ" then stops the ceremony before the event, as a No here would.
+            self._fingerprint = fingerprint
+            return True
+        q = Question("fingerprint", step, fingerprint)
         return bool(self._ask(q))
 
     def bag_serial(self, attempt: int, second: bool) -> str:
-        return str(self._ask(Question("bag_serial", None, {"attempt": attempt, "second": second})))
+        q = Question("bag_serial", None, {"attempt": attempt, "second": second})
+        if not second and self._seal_notice:  # why it is asked again, next to the field
+            q.error = self._seal_notice[:1].upper() + self._seal_notice[1:] + "."
+            self._seal_notice = ""
+        return str(self._ask(q))
 
     def exception(self, step_id: str, expected: str, happened: str) -> str:
         q = Question(
@@ -96,6 +113,11 @@ class QtCeremonyHandler(CeremonyHandler):
         self.signals.progressed.emit(step, done, total)
 
     def info(self, step: Step, text: str, facts: dict[str, Any] | None = None) -> None:
+        if step.id == "seal" and not facts:
+            # "the two bag serials differ": shown as the bag serial field's error, styled as
+            # every refusal is, not as a line of the step's results far from the field.
+            self._seal_notice = text
+            return
         self.signals.informed.emit(step, text, facts or {})
 
     def cancelled(self) -> bool:

@@ -143,9 +143,10 @@ class CeremonyPlanPage(QWidget):
     def show_status(self, st: dict[str, Any]) -> None:
         """An interrupted ceremony (`st` active) offers resume and abort, and no new start."""
         active = bool(st.get("active"))
+        abortable = active and st.get("next_step") != "close"  # after step 9 the pad is made
         self.resume_button.setVisible(active)
-        self.abort_button.setVisible(active)
-        self.abort_reason.setVisible(active)
+        self.abort_button.setVisible(abortable)
+        self.abort_reason.setVisible(abortable)
         self.start_button.setEnabled(not active)
         self.status_label.setText(status_text(st))
 

@@ -98,6 +98,7 @@ class OfficerPrompt(QGroupBox):
         may choose from."""
         self.prompt_error.setText(q.error)
         self.prompt_error.setVisible(bool(q.error))
+        self.yes_button.setEnabled(True)
         self._show_text_row(False)
         self._show_form_labels(False)
         self.no_button.show()
@@ -118,6 +119,15 @@ class OfficerPrompt(QGroupBox):
             focus = self.passphrase_edit
             self.no_button.hide()
             self.yes_button.setText("&Authenticate")
+        elif q.kind == "confirm" and q.args.get("fingerprint"):
+            self.setTitle("Read the fingerprint aloud")
+            self.prompt_text.setText(
+                f"Officer A reads the {q.args['fingerprint']['what']} words aloud; officer B "
+                "checks them on the screen. Do both read the same words? (The step's results "
+                "are below.)"
+            )
+            self.yes_button.setText("&The words match")
+            self.no_button.setText("They differ — st&op")
         elif q.kind == "confirm":
             assert q.step is not None
             self.setTitle("Both officers confirm")
@@ -162,6 +172,8 @@ class OfficerPrompt(QGroupBox):
     def read_answer(self, q: Question, yes: bool) -> tuple[bool, Any]:
         """(True, the answer to `q`) from the inputs, which are cleared; (False, None) with the
         reason shown in the box when the answer is incomplete or refused."""
+        if yes and not self.yes_button.isEnabled():  # e.g. step 10 without its receipt
+            return False, None
         if q.kind == "credentials":
             name = self.officer_combo.currentText().strip()
             pw = self.passphrase_edit.text()

@@ -10,10 +10,12 @@ and printing through poppler and CUPS.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from app.gui.workers import Task, Worker, WorkerRunner
 from ceremony import entropy_metrics, state_machine
 from ceremony.ceremony_plan import CeremonyOutcome, CeremonyPlan
 from ceremony.entropy_metrics import EntropyMetrics
+from custody.errors import UsageError
 from custody.ledger import officers
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,12 @@ def ceremony_status(home: Path) -> dict[str, Any]:
 
 def status_text(st: dict[str, Any]) -> str:
     """The plan page's line: what the interrupted ceremony did, or who is needed."""
+    if st.get("active") and st.get("next_step") == "close":
+        return (
+            f"Ceremony {st.get('ceremony_id')} waits at step 10: its pad is made and sealed, "
+            "and both officers still have to confirm the printed receipt is signed. Resume it "
+            "once they have (it cannot be aborted: a made pad is destroyed through custody)."
+        )
     if st.get("active"):
         done = ", ".join(st.get("completed_steps", [])) or "none"
         return (
@@ -135,6 +144,20 @@ def closed_text(result: CeremonyOutcome) -> str:
     )
 
 
+def receipt_problem(path: Path | None, sha256_hex: str) -> str:
+    """Why step 10 cannot be confirmed yet ("" when it can): the receipt must be on disk with
+    the SHA-256 the step records."""
+    if path is None:
+        return "The station has not written a receipt for this ceremony."
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return f"The receipt {path} is missing."
+    if sha256_hex and hashlib.sha256(data).hexdigest() != sha256_hex:
+        return f"The receipt {path} is not the one this ceremony wrote (its SHA-256 differs)."
+    return ""
+
+
 def render_pdf_pages(pdf: Path, out_dir: Path, dpi: int = 60) -> list[Path]:
     """Page images of `pdf` through poppler's pdftoppm (QtPdf is not in PySide6-Essentials)."""
     exe = shutil.which("pdftoppm")
@@ -154,3 +177,38 @@ def print_pdf(pdf: Path, printer: str) -> None:
     subprocess.run(
         ["lp", "-d", printer, "--", str(pdf)], check=True, capture_output=True, timeout=60
     )
+
+
+@dataclass(frozen=True)
+class PrintTarget:
+    """What the print dialog chose: a CUPS printer by name, or a PDF file (Qt's "Print to File
+    (PDF)", offered on a desktop install only: a kiosk confines files to its folders)."""
+
+    printer: str = ""
+    pdf_file: Path | None = None
+
+    def describe(self) -> str:
+        return f"file {self.pdf_file}" if self.pdf_file else f"printer {self.printer}"
+
+
+def print_receipt(pdf: Path, target: PrintTarget) -> str:
+    """Print the receipt to `target`; returns where it went, in words.
+
+    A PDF file target gets the receipt's own bytes (the SHA-256 recorded at step 10 stays
+    true of the file, and nothing is rasterised); a printer gets the vector PDF through CUPS."""
+    if target.pdf_file is not None:
+        if target.pdf_file.resolve() != pdf.resolve():
+            try:
+                shutil.copyfile(pdf, target.pdf_file)
+            except OSError as exc:
+                raise UsageError(
+                    f"could not write {target.pdf_file}: {exc.strerror or type(exc).__name__}"
+                ) from None
+        return target.describe()
+    if not target.printer:
+        raise UsageError("no printer was chosen")
+    try:
+        print_pdf(pdf, target.printer)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"CUPS did not take the job ({type(exc).__name__})") from None
+    return target.describe()

@@ -39,6 +39,7 @@ from app.gui.ceremony_prompt import OfficerPrompt
 from app.gui.facility import Facility
 from app.gui.fact_text import generic_lines
 from app.gui.health_chart import HealthChart
+from app.gui.pdf_file_row import PdfFileRow
 from app.gui.receipt_preview import ReceiptPreview, open_print_dialog
 from app.gui.step_summary import info_lines, step_summary
 from app.gui.style import set_role
@@ -46,6 +47,7 @@ from app.gui.summary_view import SummaryView
 from app.gui.widgets import FingerprintView, PlainLabel, StatusBanner, describe, error_text
 from app.gui.workers import Task, WorkerRunner
 from ceremony.ceremony_plan import CeremonyOutcome
+from ceremony.errors import CeremonyInputNeeded
 from ceremony.steps import STEPS, Step, script_words
 
 log = logging.getLogger(__name__)
@@ -172,9 +174,13 @@ class CeremonyStation(QWidget):
         lay.addWidget(self._build_prompt(page))
         lay.addWidget(self.fingerprint)
         lay.addWidget(self.summary_scroll, 1)
+        # Where the receipt PDF was written, to open or copy it (step 10 names it too).
+        self.receipt_row = PdfFileRow("Receipt", page, file_dialog_dirs=self.file_dialog_dirs)
+        self.receipt_row.message.connect(self.banner.show_message)
+        lay.addWidget(self.receipt_row)
         self.preview = ReceiptPreview(page)
         self.preview_layout = self.preview.preview_layout  # the pages shown (tests count them)
-        lay.addWidget(self.preview, 1)
+        lay.addWidget(self.preview, 3)  # the receipt's pages get most of the room
         row = QHBoxLayout()
         self.print_button = QPushButton("&Print receipt…", page)
         self.print_button.clicked.connect(self.print_receipt)
@@ -212,6 +218,9 @@ class CeremonyStation(QWidget):
                     if s.id != self._summary_step:  # a new step: the last one's result goes
                         self._summary_step = s.id
                         self.set_summary(None)
+                        self.progress.hide()  # and so does its progress (shown again by
+                        self.progress_label.hide()  # this step's own, if it has any)
+                        self.fingerprint.hide()  # and the fingerprint it read aloud
                     self.step_list.setCurrentRow(i)
                     self.step_title.setText(f"Step {i + 1} of {len(STEPS)}: {s.title}")
                     self.step_activity.setText(s.activity)
@@ -229,6 +238,7 @@ class CeremonyStation(QWidget):
         self.done_button.hide()
         self.print_button.hide()
         self.preview.hide()
+        self.receipt_row.hide()
         self.cancel_button.show()
         self.set_summary(None)
         self.progress_label.hide()
@@ -311,6 +321,12 @@ class CeremonyStation(QWidget):
             assert step is not None
             facts = q.args.get("facts", {})
             self.set_summary(step.id, facts if isinstance(facts, dict) else {})
+            if q.args.get("fingerprint"):
+                fp = q.args["fingerprint"]
+                self.fingerprint.title.setText(f"{fp['what']}:")
+                self.fingerprint.words.setText(str(fp["words"]).upper())
+                self.fingerprint.hex.setText(str(fp["hex"]))
+                self.fingerprint.show()
         elif q.kind == "fingerprint":
             self.fingerprint.title.setText(f"{q.args['what']}:")
             self.fingerprint.words.setText(str(q.args["words"]).upper())
@@ -319,6 +335,25 @@ class CeremonyStation(QWidget):
         elif q.kind == "bag_serial":
             self._set_step("seal", "active")
         self.prompt_box.show_question(q, names)
+        if q.kind == "confirm" and step is not None and step.id == "close":
+            self._ask_receipt_signed(q)
+
+    def _ask_receipt_signed(self, q: Question) -> None:
+        """Step 10 names the receipt file, and cannot be confirmed unless that file is there
+        with the SHA-256 the step records (the officers sign a printout of those bytes)."""
+        facts = q.args.get("facts", {})
+        problem = ceremony_run.receipt_problem(self.receipt, str(facts.get("receipt_sha256", "")))
+        if problem:
+            self.prompt_box.prompt_error.setText(
+                f"{problem} Print the receipt before this is confirmed; answering No keeps "
+                "the ceremony resumable at this step."
+            )
+            self.prompt_box.yes_button.setEnabled(False)
+            return
+        self.prompt_box.prompt_text.setText(
+            f"{q.step.question if q.step else ''}\nThe receipt is {self.receipt}: print it "
+            "(Print receipt…), both officers sign the paper, then confirm."
+        )
 
     def _officer_names(self, exclude: list[str]) -> list[str]:
         return [n for n in (self._names_cache or []) if n not in exclude]
@@ -335,7 +370,7 @@ class CeremonyStation(QWidget):
             return
         self.question = None
         self.prompt_box.hide()
-        if q.kind == "fingerprint":
+        if q.kind == "fingerprint" or q.args.get("fingerprint"):
             self.fingerprint.show()
         q.reply(value)
 
@@ -352,8 +387,9 @@ class CeremonyStation(QWidget):
         if text == "sources" and facts:
             self.set_summary("sources", facts)
         elif text == "receipt" and facts.get("path"):
-            self.receipt = Path(str(facts["path"]))
-            self.show_receipt(self.receipt)
+            if self.receipt != Path(str(facts["path"])):  # step 10 names it again
+                self.receipt = Path(str(facts["path"]))
+                self.show_receipt(self.receipt)
         else:
             self.summary.add_lines(info_lines(text, facts or {}))
             if self.summary.labels:
@@ -374,6 +410,7 @@ class CeremonyStation(QWidget):
 
     def show_receipt(self, pdf: Path) -> None:
         self.preview.show_pdf(pdf)
+        self.receipt_row.show_file(pdf)
         self.print_button.show()
 
     def print_receipt(self) -> None:
@@ -381,19 +418,22 @@ class CeremonyStation(QWidget):
             return
         receipt = self.receipt
 
-        def go(name: str) -> None:
-            if not name:
-                self.banner.show_message("error", "No printer chosen.")
+        def go(target: ceremony_run.PrintTarget) -> None:
+            if not target.printer and target.pdf_file is None:
+                self.banner.show_message(
+                    "error", f"No printer chosen: the receipt stays at {receipt}."
+                )
                 return
-            task = self.runner.run(lambda w: ceremony_run.print_pdf(receipt, name), "print")
+            task = self.runner.run(lambda w: ceremony_run.print_receipt(receipt, target), "print")
             task.finished.connect(
-                lambda _r: self.banner.show_message("ok", f"Receipt sent to printer {name}.")
+                lambda where: self.banner.show_message("ok", f"Receipt sent to {where}.")
             )
             task.failed.connect(
                 lambda e: self.banner.show_message("error", f"Printing failed: {error_text(e)}")
             )
 
-        self.print_dialog = open_print_dialog(self, go)
+        kiosk = bool(self.file_dialog_dirs()) if self.file_dialog_dirs else False
+        self.print_dialog = open_print_dialog(self, go, to_file=not kiosk)
 
     def _finished(self, result: Any) -> None:
         self.cancel_button.hide()
@@ -413,7 +453,7 @@ class CeremonyStation(QWidget):
             self.fingerprint.hex.setText(result.merkle_root)
             self.fingerprint.show()
             self.banner.show_message(
-                "ok", "Ceremony closed. Print the receipt; both officers sign it."
+                "ok", "Ceremony closed: the pad is made and sealed, the signed receipt recorded."
             )
             if result.receipt and self.receipt is None:
                 self.receipt = Path(result.receipt)
@@ -431,6 +471,10 @@ class CeremonyStation(QWidget):
         self.cancel_button.hide()
         self.done_button.show()
         self.prompt_box.hide()
+        if isinstance(exc, CeremonyInputNeeded):  # waiting, not failed: nothing was destroyed
+            self.banner.show_message("warn", f"The ceremony waits: {error_text(exc)}.")
+            self.refresh_status()
+            return
         for s in STEPS:
             if self.step_states[s.id] == "active":
                 self._set_step(s.id, "failed")

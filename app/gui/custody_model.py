@@ -50,6 +50,12 @@ STATE_BY_EVENT = {
 NOT_IN_LEDGER = "not in the ledger"
 
 
+# States a pad is in before it is used; one whose copy has used bytes shows "in service".
+NOT_YET_IN_SERVICE = frozenset(
+    {"generated", "verified", "sealed", "issued", "in transit", "delivered", "unknown"}
+)
+
+
 @dataclass
 class PadRow:
     pad_id: str
@@ -65,6 +71,7 @@ class PadRow:
     in_ledger: bool = False  # the ledger records the pad (states.PadRecord.recorded)
     left_w2f: int | None = None  # the facility journal, as `reddoor pad status` reads it
     left_f2w: int | None = None
+    in_service: bool = False  # a copy of it has used bytes (custody.pad.status), or queries
     events: list[Event] = field(default_factory=list)
     usage: list[tuple[float, int, int]] = field(default_factory=list)  # (unix time, w2f, f2w) cum.
 
@@ -133,6 +140,7 @@ def pad_rows(events: Iterable[Event], facility_dirs: Iterable[Path] = ()) -> lis
                 row.left_w2f = n
             else:
                 row.left_f2w = n
+        row.in_service = status.in_service  # custody.pad.status: the reserve is never "used"
     records = ledger_records(events_list)
     for pid, row in rows.items():
         rec = records.get(pid)
@@ -140,6 +148,9 @@ def pad_rows(events: Iterable[Event], facility_dirs: Iterable[Path] = ()) -> lis
             row.state = NOT_IN_LEDGER
             continue
         _apply_record(row, rec)
+        row.in_service = row.in_service or bool(rec.queries)
+        if row.in_service and row.state in NOT_YET_IN_SERVICE:
+            row.state = "in service"  # carrying queries, whatever the seal said
     return sorted(rows.values(), key=lambda r: r.created)
 
 

@@ -43,7 +43,9 @@ from app.gui.custody_model import (
     pad_notes,
     verify_banner,
 )
+from app.gui.custody_reports import ReportBar
 from app.gui.custody_widgets import ConsumptionChart, WrappingDelegate
+from app.gui.enrol_dialog import Enrolment
 from app.gui.event_text import event_line, event_title
 from app.gui.facility import Facility
 from app.gui.fact_text import local_time, pad_display
@@ -118,6 +120,11 @@ class CustodyView(QWidget):
         self.tabs.addTab(self._build_log(), "Event lo&g")
         self.tabs.addTab(self._build_officers(), "&Officers")
         outer.addWidget(self.tabs, 1)
+        self.reports = ReportBar(
+            runner, facility, self.selected_pad_id, file_dialog_dirs=file_dialog_dirs, parent=self
+        )
+        self.reports.message.connect(self.verify_banner.show_message)
+        outer.addWidget(self.reports)
         describe_controls(self)
 
     # -- pads -------------------------------------------------------------------------------
@@ -212,6 +219,10 @@ class CustodyView(QWidget):
             tree.addTopLevelItem(QTreeWidgetItem([note]))
         self.chart.title = "Consumption over time (selected pad)"
         self.chart.set_usage(r.usage)
+
+    def selected_pad_id(self) -> str | None:
+        i = self.pads_table.currentRow()
+        return self.rows[i].pad_id if 0 <= i < len(self.rows) else None
 
     def history_lines(self) -> list[str]:
         """The detail pane's top-level lines, as shown."""
@@ -322,9 +333,12 @@ class CustodyView(QWidget):
         self.quorum_warning.hide()
         lay.addWidget(self.quorum_warning)
         row = QHBoxLayout()
+        self.enrol_button = QPushButton("E&nrol officer… (two officers)", w)
+        self.enrol_button.clicked.connect(self.enrol_officer)
         self.retire_button = QPushButton("R&etire selected officer… (two officers)", w)
         self.retire_button.clicked.connect(self.retire_selected)
         row.addStretch(1)
+        row.addWidget(self.enrol_button)
         row.addWidget(self.retire_button)
         lay.addLayout(row)
         return w
@@ -341,6 +355,24 @@ class CustodyView(QWidget):
                 (o.name, o.role, "active" if o.active else "retired", o.fingerprint)
             ):
                 t.setItem(i, j, _item(v))
+
+    def enrol_officer(self) -> None:
+        """The new officer's name, role and passphrase, then (after the first two) two
+        officers approve (`app.gui.enrol_dialog`)."""
+        self.enrolment = Enrolment(
+            self.runner,
+            self.facility,
+            self.officer_names,
+            self,
+            done=self._enrolled,
+            message=self.verify_banner.show_message,
+        )
+        self.last_dialog = self.enrolment.dialog
+
+    def _enrolled(self, event: Any) -> None:
+        name = event.payload.get("name", "")
+        self.verify_banner.show_message("ok", f"Officer {name} enrolled (event {event.seq}).")
+        self.refresh(keep_banner=True)
 
     def retire_selected(self) -> None:
         i = self.officer_table.currentRow()

@@ -175,6 +175,19 @@ class Facility:
         path.write_text(note, encoding="utf-8")
         return path
 
+    def enrolment_path(self) -> str | None:
+        """How the next officer can be enrolled now (`custody.ledger.officer_rules`):
+        "bootstrap" (one of the first two, alone), "approved" (two officers approve),
+        "recovery" (one officer left: the CLI's `officer recover`), None (no way)."""
+        return self._locked(lambda h: officers.roster(h.ledger).enrolment_path())
+
+    def enrol_officer(
+        self, name: str, passphrase: str, role: str, approvers: Sequence[tuple[str, str]]
+    ) -> Event:
+        """`officers.enroll`: the genesis pair alone (no approvers), later officers with two
+        active officers' approval; refusals are recorded in the ledger."""
+        return self._locked(lambda h: officers.enroll(h.ledger, name, passphrase, role, approvers))
+
     def retire_officer(self, name: str, approvers: Sequence[tuple[str, str]]) -> Event:
         return self._locked(lambda h: officers.retire(h.ledger, name, approvers))
 

@@ -119,13 +119,18 @@ class MainWindow(QMainWindow):
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
         self.quit_button = QPushButton("&Quit", central)
         self.quit_button.clicked.connect(self.close)
+        self.help_button = QPushButton("Help (F1)", central)  # the user guide, in the app
+        self.help_button.setShortcut(QKeySequence(Qt.Key.Key_F1))
+        self.help_button.clicked.connect(self.show_help)
         for button, description in (
             (self.switch_button, "Back to the choice of station (Alt+M)."),
             (self.lock_button, "Lock the station; an officer unlocks it (Alt+L)."),
             (self.quit_button, "Close Red Door (Alt+Q)."),
+            (self.help_button, "The user guide, in a window of its own (F1)."),
         ):
             button.setAccessibleDescription(description)
         bar.addWidget(self.mode_label, 1)
+        bar.addWidget(self.help_button)
         bar.addWidget(self.switch_button)
         bar.addWidget(self.lock_button)
         bar.addWidget(self.quit_button)
@@ -250,6 +255,12 @@ class MainWindow(QMainWindow):
         self.ready.emit()
 
     # -- modes ------------------------------------------------------------------------------
+    def show_help(self) -> None:
+        from app.gui.help_dialog import HelpDialog
+
+        self.help_dialog = HelpDialog(self)
+        self.help_dialog.show()
+
     def show_chooser(self) -> None:
         if self._locked:
             return

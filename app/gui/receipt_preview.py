@@ -2,9 +2,10 @@
 
 Widgets only. `ReceiptPreview` shows the pages that `app.gui.ceremony_run.render_pdf_pages`
 (poppler's pdftoppm) makes, in a temporary directory of its own, or where the PDF was written
-when they cannot be made. `open_print_dialog` is Qt's print dialog restricted to a real printer
-(no printing to a file, no page ranges); the station sends the vector PDF to the chosen printer
-with CUPS (`app.gui.ceremony_run.print_pdf`) on a worker.
+when they cannot be made. `open_print_dialog` is Qt's print dialog restricted to a printer (no
+page ranges; printing to a PDF file only off a kiosk); the station sends the vector PDF to the
+chosen printer with CUPS, or copies it to the chosen file (`app.gui.ceremony_run.print_receipt`),
+on a worker.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QScrollArea, QWidget
 
-from app.gui.ceremony_run import render_pdf_pages
+from app.gui.ceremony_run import PrintTarget, render_pdf_pages
 from app.gui.widgets import PlainLabel
 
 if TYPE_CHECKING:  # QtPrintSupport loads when the officers print, not at start-up
-    from PySide6.QtPrintSupport import QPrintDialog
+    from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+
+
+MIN_PREVIEW_HEIGHT = 340
 
 
 class ReceiptPreview(QScrollArea):
@@ -34,6 +38,8 @@ class ReceiptPreview(QScrollArea):
         self.preview_layout = QHBoxLayout(self.preview_inner)
         self.setWidget(self.preview_inner)
         self._preview_dir = tempfile.TemporaryDirectory(prefix="reddoor-receipt-")
+        # Enough of a page to read its heading and first table, not a 160 px strip.
+        self.setMinimumHeight(MIN_PREVIEW_HEIGHT)
         self.hide()
 
     def show_pdf(self, pdf: Path) -> None:
@@ -61,16 +67,31 @@ class ReceiptPreview(QScrollArea):
         self._preview_dir.cleanup()
 
 
-def open_print_dialog(parent: QWidget, on_accepted: Callable[[str], None]) -> QPrintDialog:
-    """Open the restricted print dialog; `on_accepted` gets the chosen printer's name ("" when
-    none was chosen). The caller keeps the returned dialog alive while it is open."""
+def open_print_dialog(
+    parent: QWidget, on_accepted: Callable[[PrintTarget], None], *, to_file: bool
+) -> QPrintDialog:
+    """Open the restricted print dialog (no selection, no page ranges; "Print to File (PDF)"
+    only when `to_file`, i.e. not on a kiosk); `on_accepted` gets what was chosen. The caller
+    keeps the returned dialog alive while it is open."""
     from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter
 
     printer = QPrinter()
     dlg = QPrintDialog(printer, parent)
-    dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintToFile, False)
+    dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintToFile, to_file)
     dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintSelection, False)
     dlg.setOption(QAbstractPrintDialog.PrintDialogOption.PrintPageRange, False)
-    dlg.accepted.connect(lambda: on_accepted(printer.printerName()))
-    dlg.open()
+    dlg.accepted.connect(lambda: on_accepted(print_target(printer)))
+    # PySide6 6.12 binds only QPrintDialog.open(receiver, member); dlg.open() raised a
+    # TypeError. QDialog's own open() is the window-modal show we want.
+    QDialog.open(dlg)
     return dlg
+
+
+def print_target(printer: QPrinter) -> PrintTarget:
+    """The printer or the PDF file the accepted dialog chose."""
+    from PySide6.QtPrintSupport import QPrinter
+
+    file_name = printer.outputFileName()
+    if printer.outputFormat() == QPrinter.OutputFormat.PdfFormat and file_name:
+        return PrintTarget(pdf_file=Path(file_name))
+    return PrintTarget(printer=printer.printerName())

@@ -1,6 +1,9 @@
 """Custody transfer from the custody view: who receives the sealed pad, the bag serial read off
 the bag (typed twice), then both officers through the same `TwoOfficerDialog` as the ceremony.
 
+The dialog never shows the serial recorded for the pad: the officers read the bag, and only the
+approval that follows (their entry fixed) names both serials when they differ.
+
 The check and the record are `custody.lifecycle`'s transfer (through `Facility`): a serial that
 matches the one recorded at sealing (or at the last hand-over) records `custody.transferred`; a
 serial that differs records a two-officer `custody.exception` (expected / found / decision) and
@@ -90,9 +93,10 @@ class TransferDialog(QDialog):
         lay.addWidget(
             PlainLabel(
                 f"Hand the sealed pad {pad_display} (now: {state}) to a courier or the customer. "
-                f"Read the serial off the bag itself; the ledger records "
-                f"{recorded_serial or 'no bag serial'} for it. Two officers then approve, each "
-                "with their own passphrase.",
+                "Read the serial off the bag itself and type it twice: the station checks it "
+                "against the serial recorded at sealing, which it shows only after you typed "
+                "yours (a read-back check). Two officers then approve, each with their own "
+                "passphrase.",
                 self,
             )
         )
@@ -140,9 +144,10 @@ class TransferDialog(QDialog):
         first = self.serial_edit.text().strip()
         if first and self.recorded_serial and first != self.recorded_serial:
             self.warning.setText(
-                f"This serial differs from the recorded {self.recorded_serial}. If the officers "
-                "approve, a custody EXCEPTION is recorded and the pad is NOT transferred: the "
-                "bag is held unopened and investigated."
+                "This serial differs from the one recorded for this pad: read the bag again. "
+                "If it really differs and the officers approve, a custody EXCEPTION is "
+                "recorded and the pad is NOT transferred: the bag is held unopened and "
+                "investigated."
             )
         else:
             self.warning.setText("")

@@ -110,6 +110,7 @@ def _size_text(size: int) -> str:
 def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Path:
     """Render the custody receipt to `out` (same data, same bytes). Returns `out`."""
     from custody.documents.pdf import document as pdf
+    from custody.documents.pdf.text import Ident
 
     for name in ("sources", "health", "statistics", "usb", "hsm", "officers"):
         _check_no_secrets(getattr(data, name), name)
@@ -142,7 +143,7 @@ def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Pa
                 f"facility→workstation {data.f2w_length:,} bytes",
             ),
             ("Mark", data.mark),
-            ("Bag serial", data.bag_serial),
+            ("Bag serial", Ident(data.bag_serial)),
         ]
     )
     doc.heading("Fingerprints — read aloud and compare")
@@ -158,9 +159,9 @@ def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Pa
     )
 
     doc.heading("Copies")
-    usb = [(f"USB {_label(k).lower()}", _fmt(v)) for k, v in data.usb.items()]
-    hsm = [(f"HSM {_label(k).lower()}", _fmt(v)) for k, v in data.hsm.items()]
-    doc.key_values([*usb, *hsm, ("Tamper-evident bag", data.bag_serial)])
+    usb = [(f"USB {_label(k).lower()}", _ident_or_text(k, v)) for k, v in data.usb.items()]
+    hsm = [(f"HSM {_label(k).lower()}", _ident_or_text(k, v)) for k, v in data.hsm.items()]
+    doc.key_values([*usb, *hsm, ("Tamper-evident bag", Ident(data.bag_serial))])
 
     doc.heading("Entropy")
     doc.paragraph(f"Mixing: {data.mixing}")
@@ -184,18 +185,28 @@ def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Pa
         doc.heading("Officers")
         doc.paragraph(
             "Both officers confirm, by signing, that the fingerprints above were read aloud and "
-            "matched on both copies, and that the USB was sealed in the bag with the serial above.",
+            "matched on both copies, and that the USB was sealed in the bag with the serial "
+            "above. Whoever takes the sealed bag (courier or customer) signs for it, with the "
+            "bag serial read off the bag.",
             style="small",
         )
         doc.spacer(2)
         doc.signature_lines(
             [
+                *(
+                    [
+                        f"{o.get('name', '')} ({o.get('role', '')}), key:",
+                        Ident(str(o.get("key_fingerprint", ""))),
+                        "date and time: ____________________",
+                    ]
+                    for o in data.officers
+                ),
                 [
-                    f"{o.get('name', '')} ({o.get('role', '')})",
-                    f"key {o.get('key_fingerprint', '')}",
+                    "Received by (courier or customer)",
+                    "name: ____________________",
+                    "bag serial: ____________________",
                     "date and time: ____________________",
-                ]
-                for o in data.officers
+                ],
             ]
         )
 
@@ -214,7 +225,19 @@ def write_receipt(data: ReceiptData, out: Path, *, archival: bool = False) -> Pa
     return doc.write(out, archival=archival)
 
 
+def _ident_or_text(key: str, value: Any) -> Any:
+    """Serials, labels and tokens are identifiers (never broken inside); the rest text."""
+    from custody.documents.pdf.text import Ident
+
+    text = _fmt(value)
+    if key in ("serial", "key_label", "token", "path") and text:
+        return Ident(text)
+    return text
+
+
 def _ledger_section(doc: Any, data: ReceiptData) -> None:
+    from custody.documents.pdf.text import Ident
+
     bundle = data.inclusion_bundle
     entry: dict[str, Any] = {}
     try:
@@ -225,14 +248,17 @@ def _ledger_section(doc: Any, data: ReceiptData) -> None:
     doc.heading("Ledger checkpoint and inclusion proof")
     doc.key_values(
         [
-            ("Ledger", data.ledger_origin),
-            ("Verifier key", checkpoint.vkey(data.ledger_origin, data.ledger_public_key)),
+            ("Ledger", Ident(data.ledger_origin)),
+            (
+                "Verifier key",  # origin+key id+base64: breakable between those only
+                Ident.split_at(checkpoint.vkey(data.ledger_origin, data.ledger_public_key), "+", 2),
+            ),
             (
                 "Closing event",
-                f"#{bundle.get('seq')} {entry.get('type', '')} {entry.get('time', '')}",
+                Ident(f"#{bundle.get('seq')} {entry.get('type', '')} {entry.get('time', '')}"),
             ),
             ("Proof", f"{len(bundle.get('proof', []))} hashes to tree size {cp.size}"),
-            ("Tree root", cp.root.hex()),
+            ("Tree root", Ident(cp.root.hex())),
         ]
     )
     doc.paragraph(

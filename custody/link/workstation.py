@@ -70,6 +70,7 @@ from custody.pad import usage as pad_usage
 from custody.pad.frame_policy import FrameMode, FramePolicy
 from custody.pad.manifest import Direction, Side
 from custody.pad.pad_copy import PadCopy
+from custody.pad.status import status_of
 from custody.pad.store import default_state_dir
 from custody.rate_limited_log import RateLimitedLog
 
@@ -464,9 +465,14 @@ class WorkstationClient:
         self, rate: float, bucket: int, key_period: float = DEFAULT_KEY_PERIOD
     ) -> CoverCost:
         """What cover traffic would cost: pad-keyed (32 bytes per key period) where the policy in
-        force allows it, else one-time pad (32 + bucket per frame)."""
+        force allows it, else one-time pad (32 + bucket per frame); and how long the bytes left
+        last, as `custody.pad.status` counts them (the durable mark), as the pad line and
+        footer do."""
         keyed = key_period if self.policy.keyed_cover and can_carry(bucket) else None
-        return cover_cost(rate, bucket, self.copy.remaining_send(), keyed_period=keyed)
+        with self._pad_lock:
+            journal = self.copy.journal
+        left = status_of(self.copy.manifest, journal).remaining[self.copy.send_region.direction]
+        return cover_cost(rate, bucket, left, keyed_period=keyed)
 
     def enable_cover(
         self, rate: float, bucket: int = 1024, key_period: float = DEFAULT_KEY_PERIOD

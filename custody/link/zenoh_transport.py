@@ -176,7 +176,12 @@ class Transport:
                     f"cannot reach the Zenoh router at {', '.join(cfg.connect)} (is it running?)"
                 ) from None
             reason = _first_line(exc)
-            hint = " (is the port already in use?)" if "addr" in reason.lower() else ""
+            hint = (
+                " (the address is in use, e.g. by another router or `make run`'s practice "
+                "facility on 7447: choose another with --listen tcp/HOST:PORT)"
+                if "in use" in reason.lower() or "addr" in reason.lower()
+                else ""
+            )
             raise LinkError(
                 f"cannot start a Zenoh router on {', '.join(cfg.listen)}: {reason}{hint}"
             ) from None

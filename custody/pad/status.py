@@ -1,12 +1,28 @@
-"""Read-only status of a pad copy: what is left per direction and what it buys.
+"""Read-only status of a pad copy: what is used and left per direction and what it buys.
+
+The one definition of a pad's figures: `pad status`, the workstation's pad line, footer and
+cover-traffic dialog, the custody view's bytes used and state, the gateway's metrics and the
+lifecycle's records all take them from `status_of`:
+
+* **used**: bytes of a region below the copy's durable mark (sent or reserved for sending;
+  received or passed over), never the region's reserve: a new pad has used 0;
+* **left**: bytes between that mark and the reserve, i.e. what ordinary frames can still use
+  (the last `reserve` bytes of each region are kept for the final pad-exhausted frame), so
+  used + left + reserve = the region's length;
+* **queries left**: the tighter direction's bytes left divided by the bytes one query costs:
+  a typical 1 KiB question with a 4 KiB answer until this host observed queries on the pad,
+  then the observed mean weighted with `PRIOR_QUERIES` typical ones, so that one small echo
+  answer does not multiply the estimate (it moves smoothly towards what is observed);
+* **in service**: some bytes used.
 
 Reads the manifest and journal without taking the copy's lock, so it works while a client is
-running (the figures are then a snapshot: a running sender may hold a reserved block).
+running (the figures are then a snapshot: a running sender may hold a reserved block, which
+counts as used until it gives the unused tail back at a clean close).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +51,30 @@ def typical_query_cost(question: int = 1024, answer: int = 4096) -> tuple[int, i
     return cost(question), cost(answer) + frame.KEY_LEN + frame.BUCKETS[0]
 
 
+# Typical queries the observed mean is weighted with (see the module docstring).
+PRIOR_QUERIES = 10
+
+
 @dataclass(frozen=True)
 class PadStatus:
     manifest: Manifest
     side: str
-    remaining: dict[Direction, int]
+    remaining: dict[Direction, int]  # bytes left for ordinary frames (the reserve excluded)
     length: dict[Direction, int]
     queries_left: int
     queries_per_day: float
     basis: str  # how the estimate was made, in words
+    used: dict[Direction, int] = field(default_factory=dict)  # the reserve never counts
+
+    @property
+    def reserve(self) -> int:
+        """Bytes at the end of each region kept for the final pad-exhausted frame."""
+        return self.manifest.reserve
+
+    @property
+    def in_service(self) -> bool:
+        """Some bytes of the pad were used (a sealed or issued pad that carries queries)."""
+        return any(n > 0 for n in self.used.values())
 
     @property
     def days_left(self) -> float:
@@ -65,6 +96,8 @@ class PadStatus:
             "mark": self.manifest.mark.value,
             "side": self.side,
             "remaining": {d.value: n for d, n in self.remaining.items()},
+            "used": {d.value: n for d, n in self.used.items()},
+            "reserve": self.reserve,
             "length": {d.value: n for d, n in self.length.items()},
             "queries_left": self.queries_left,
             "queries_per_day": self.queries_per_day,
@@ -80,7 +113,11 @@ class PadStatus:
         ]
         for d in Direction:
             pct = 100 * self.remaining[d] / self.length[d] if self.length[d] else 0
-            lines.append(f"  {d.label:<22} {self.remaining[d]:>14,} bytes left ({pct:5.1f}%)")
+            lines.append(
+                f"  {d.label:<22} {self.remaining[d]:>14,} bytes left ({pct:5.1f}%), "
+                f"{self.used.get(d, 0):,} used"
+            )
+        lines.append(f"  (each region also keeps {self.reserve:,} bytes for its last frame)")
         lines.append(
             f"  about {self.queries_left:,} queries left "
             f"(approximately {int(self.days_left):,} days at {self.queries_per_day:,.0f}/day)"
@@ -126,6 +163,10 @@ def status_of(
         send.direction: max(0, send.usable_end - journal.send_reserved),
         recv.direction: max(0, recv.usable_end - used_recv),
     }
+    used = {
+        send.direction: max(0, min(journal.send_reserved, send.usable_end) - send.start),
+        recv.direction: max(0, min(used_recv, recv.usable_end) - recv.start),
+    }
     seen = pad_usage.observed(manifest.pad_id, state_dir=state_dir)
     w2f_cost, f2w_cost = typical_query_cost()
     basis_cost = "a typical 1 KiB question with a 4 KiB answer"
@@ -140,9 +181,13 @@ def status_of(
         f2w_cost = max(1, bytes_per_query - w2f_cost)
         basis_cost = f"{bytes_per_query:,} pad bytes per query (given)"
     elif seen is not None:
-        w2f_cost = max(1, round(seen.w2f_per_query))
-        f2w_cost = max(1, round(seen.f2w_per_query))
-        basis_cost = f"{w2f_cost + f2w_cost:,} pad bytes per query (observed)"
+        n, prior = seen.queries, PRIOR_QUERIES
+        w2f_cost = max(1, round((prior * w2f_cost + n * seen.w2f_per_query) / (prior + n)))
+        f2w_cost = max(1, round((prior * f2w_cost + n * seen.f2w_per_query) / (prior + n)))
+        basis_cost = (
+            f"{w2f_cost + f2w_cost:,} pad bytes per query (observed over {n:,} queries, "
+            f"weighted with {prior} typical ones)"
+        )
     if queries_per_day is not None:
         per_day, basis_rate = max(0.0, queries_per_day), f"{queries_per_day:g}/day (given)"
     elif seen is not None:
@@ -159,4 +204,5 @@ def status_of(
         queries_left=queries,
         queries_per_day=per_day,
         basis=f"{basis_cost}; {basis_rate}",
+        used=used,
     )

@@ -123,10 +123,12 @@ def test_kill_in_every_step_then_resume(tmp_path, step, phase):
     proc = run_ceremony(f)  # a new ceremony is refused while one is in progress
     assert proc.returncode == 37 and "in progress" in one_line(proc)
     proc = run_cli(
-        "ceremony", "resume", *f.officer_args(), "--bag-serial", "RD-000123", "--json", env=f.env()
-    )
+        "ceremony", "resume", *f.officer_args(), "--bag-serial", "RD-000123", "--receipt-signed",
+        "--json", env=f.env(),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout)
+    assert out["receipt_signed"] is True
     both_copies_verify(f, out["pad_id"])
     ledger_verifies(f)
     types = event_types(f)

@@ -67,13 +67,28 @@ def run_cli(
 
 
 def run_ceremony(
-    f: Facility, *extra: str, size: str = "2M", sources=("os",), env: dict[str, str] | None = None
+    f: Facility,
+    *extra: str,
+    size: str = "2M",
+    sources=("os",),
+    env: dict[str, str] | None = None,
+    sign_receipt: bool = True,
 ):
+    """`ceremony run` (no terminal: it stops at step 10, the receipt written and not yet
+    signed); with `sign_receipt`, then `ceremony resume --receipt-signed`, as the officers do
+    once they have signed the printout. Returns the run's process."""
     args = ["ceremony", "run", "--size", size, "--customer-dir", str(f.usb)]
     for s in sources:
         args += ["--source", s]
     args += [*f.officer_args(), "--bag-serial", "RD-000123", "--json", *extra]
-    return run_cli(*args, env=f.env(**(env or {})))
+    proc = run_cli(*args, env=f.env(**(env or {})))
+    if sign_receipt and proc.returncode == 0 and not json.loads(proc.stdout)["receipt_signed"]:
+        signed = run_cli(
+            "ceremony", "resume", "--receipt-signed", *f.officer_args(), "--json", env=f.env()
+        )
+        assert signed.returncode == 0, signed.stderr.decode()
+        assert json.loads(signed.stdout)["receipt_signed"] is True
+    return proc
 
 
 def one_line(proc) -> str:

@@ -14,6 +14,7 @@ import contextlib
 import datetime as _dt
 import functools
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -44,6 +46,7 @@ from custody.documents.pdf.text import (
     SANS,
     SANS_BOLD,
     SHADE,
+    Ident,
     markup,
     paragraph_styles,
     plain,
@@ -51,6 +54,81 @@ from custody.documents.pdf.text import (
 )
 
 TABLE_CHUNK_ROWS = 100
+# An identifier shrinks to this fraction of its style's size to stay on one line; when even
+# that is not enough it breaks between tokens, shrunk (to MIN_FIT_SCALE) only if a token must.
+ONE_LINE_SCALE = 0.85
+MIN_FIT_SCALE = 0.7
+# A word this long in a table cell is an identifier (key label, hash, base64): never broken.
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=:._-]{24,}")
+# The only places an identifier that does not fit even then may break: after these.
+_TOKENS = re.compile(r"[^\s+/-]+[\s+/-]*|[\s+/-]+")
+
+
+class FitText(Flowable):  # type: ignore[misc]  # reportlab is untyped
+    """An identifier (`text.Ident`) in a cell: on one line at its style's size, shrunk to fit
+    down to `ONE_LINE_SCALE` of it; only if it still does not fit, broken after a separator
+    (space, '+', '/', '-'), never inside a token (each token shrunk to fit, down to
+    `MIN_FIT_SCALE`). A bag serial "TEB-2026-000123" never reads
+    "TEB-2026-000 / 123". Plain text only: `drawString` parses no markup."""
+
+    def __init__(self, text: str, style: Any) -> None:
+        super().__init__()
+        self.text = plain(text).replace("\n", " ")
+        given = getattr(text, "tokens", None)
+        self.tokens: list[str] = (
+            [plain(t) for t in given] if given else _TOKENS.findall(self.text) or [self.text]
+        )
+        self.font, self.color = style.fontName, style.textColor
+        self.size = float(style.fontSize)
+        self.font_size = self.size
+        self.lines = [self.text]
+        self.leading = self.size * 1.25
+
+    def _width(self, text: str, size: float) -> float:
+        return float(stringWidth(text, self.font, size))
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self.font_size = size = self._fitting_size(avail_width)
+        self.lines = self._break(avail_width, size)
+        self.leading = size * 1.25
+        self.width = max(self._width(line, size) for line in self.lines)
+        self.height = self.leading * len(self.lines)
+        return self.width, self.height
+
+    def _fitting_size(self, avail_width: float) -> float:
+        """One line, a little smaller if need be (down to `ONE_LINE_SCALE`); else the size at
+        which its widest token fits (down to `MIN_FIT_SCALE`), to break between tokens."""
+        full = self._width(self.text, self.size)
+        if full <= avail_width or avail_width <= 0:
+            return self.size
+        one_line = self.size * avail_width / full
+        if one_line >= self.size * ONE_LINE_SCALE:
+            return one_line
+        widest = max(self._width(t.strip(), self.size) for t in self.tokens)
+        return max(self.size * MIN_FIT_SCALE, self.size * min(1.0, avail_width / widest))
+
+    def _break(self, avail_width: float, size: float) -> list[str]:
+        if self._width(self.text, size) <= avail_width:
+            return [self.text]
+        lines: list[str] = []
+        line = ""
+        for token in self.tokens:
+            if line and self._width((line + token).rstrip(), size) > avail_width:
+                lines.append(line.rstrip())
+                line = token.lstrip()
+            else:
+                line += token
+        if line.strip():
+            lines.append(line.rstrip())
+        return lines or [self.text]
+
+    def draw(self) -> None:
+        canvas = self.canv
+        canvas.setFont(self.font, self.font_size)
+        canvas.setFillColor(self.color)
+        for i, line in enumerate(self.lines):
+            baseline = self.height - (i + 1) * self.leading + 0.3 * self.font_size
+            canvas.drawString(0, baseline, line)
 
 
 @dataclass(frozen=True)
@@ -122,8 +200,9 @@ class Document:
     """Build a document flowable by flowable, then `write()` it.
 
     Reports reuse it: `heading`, `paragraph`, `key_values`, `table` (split into chunks of
-    `TABLE_CHUNK_ROWS` rows), `fingerprint` (hex and words), `signature_lines`, `qr_code`,
-    `bar_chart`. All text is plain text; callers never pass markup.
+    `TABLE_CHUNK_ROWS` rows), `ruled_rows` (a grid to fill in by hand), `fingerprint` (hex and
+    words), `signature_lines`, `qr_code`, `bar_chart`. All text is plain text; callers never
+    pass markup; an `Ident` is drawn on one line (`FitText`).
     """
 
     def __init__(self, info: DocumentInfo, *, pagesize: tuple[float, float] = A4) -> None:
@@ -212,14 +291,41 @@ class Document:
     def page_break(self) -> None:
         self.story.append(PageBreak())
 
+    def cell(self, value: object, style: Any) -> Any:
+        """What a table cell draws: an `Ident` on one line (`FitText`), a list or tuple as its
+        parts one under the other, anything else as a wrapping paragraph of plain text, in
+        which a word of 24 characters or more (a key label, a hash) is kept whole too."""
+        if isinstance(value, Ident):
+            return FitText(value, style)
+        if isinstance(value, list | tuple):
+            return [self.cell(v, style) for v in value]
+        text = str(value)
+        if not _LONG_TOKEN.search(text):
+            return Paragraph(markup(text), style)
+        # Text that carries a long token (a key label, a hash): the token on a line of its
+        # own, never broken inside; the words around it wrap as usual.
+        parts: list[Any] = []
+        for line in text.split("\n"):
+            words: list[str] = []
+            for word in line.split(" "):
+                if _LONG_TOKEN.fullmatch(word):
+                    if words:
+                        parts.append(Paragraph(markup(" ".join(words)), style))
+                        words = []
+                    parts.append(FitText(Ident.whole(word), style))
+                else:
+                    words.append(word)
+            if words:
+                parts.append(Paragraph(markup(" ".join(words)), style))
+        return parts
+
     def key_values(
         self, rows: Sequence[tuple[str, object]], *, key_width: float = 0.28, mono: bool = False
     ) -> None:
         """A two-column block of labels and values (values wrap; `mono` for hex and ids)."""
         value_style = self.styles["mono" if mono else "cell"]
         cells = [
-            [Paragraph(markup(k), self.styles["key"]), Paragraph(markup(v), value_style)]
-            for k, v in rows
+            [Paragraph(markup(k), self.styles["key"]), self.cell(v, value_style)] for k, v in rows
         ]
         if not cells:
             return
@@ -248,7 +354,8 @@ class Document:
         wrap: bool = True,
         chunk_rows: int = TABLE_CHUNK_ROWS,
     ) -> int:
-        """A table with a header row, split into tables of `chunk_rows` rows.
+        """A table with a header row, split into tables of `chunk_rows` rows. A cell is drawn
+        by `cell` (an `Ident` never breaks inside a token; a tuple stacks its parts).
 
         reportlab lays out one table in time that grows faster than its rows; chunks keep a
         10,000-row report linear. `col_widths` are fractions of the text width. `wrap=False`
@@ -271,7 +378,7 @@ class Document:
             if len(row) != ncols:
                 raise ValueError(f"a table row has {len(row)} cells, the header {ncols}")
             if wrap:
-                batch.append([Paragraph(markup(v), cell_style) for v in row])
+                batch.append([self.cell(v, cell_style) for v in row])
             else:
                 batch.append([plain(v).replace("\n", " ") for v in row])
             count += 1
@@ -302,6 +409,36 @@ class Document:
         table.setStyle(TableStyle(style))
         self.story.append(table)
 
+    def ruled_rows(
+        self,
+        header: Sequence[str],
+        *,
+        rows: int,
+        row_height_mm: float,
+        col_widths: Sequence[float],
+    ) -> None:
+        """An empty table to fill in by hand: `rows` ruled rows of `row_height_mm`, a grid."""
+        widths = [self.width * f / sum(col_widths) for f in col_widths]
+        head = [Paragraph(markup(h), self.styles["cell_head"]) for h in header]
+        blank = [["" for _ in header] for _ in range(rows)]
+        table = Table(
+            [head, *blank],
+            colWidths=widths,
+            rowHeights=[None, *([row_height_mm * mm] * rows)],
+            repeatRows=1,
+        )
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 0), (-1, -1), SANS),
+                    ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                    ("GRID", (0, 0), (-1, -1), 0.5, RULE),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        self.story += [table, Spacer(1, 3 * mm)]
+
     def fingerprint(self, label: str, hex_text: str, word_list: Sequence[str]) -> None:
         """A digest for reading aloud: label, the words large, the full hex small."""
         half = (len(word_list) + 1) // 2
@@ -310,21 +447,19 @@ class Document:
         block = [
             Paragraph(markup(label), self.styles["key"]),
             words_par,
-            Paragraph(markup(_group_hex(hex_text)), self.styles["mono"]),
+            Paragraph(markup(group_hex(hex_text)), self.styles["mono"]),
             Spacer(1, 2.5 * mm),
         ]
         self.story.append(KeepTogether(block))
 
     def signature_lines(self, signers: Sequence[Sequence[str]]) -> None:
-        """One block per signer: a line to sign on, then their name and details below it."""
+        """One block per signer: a line to sign on, then their name and details below it (an
+        `Ident` line, such as a key fingerprint, never breaks inside)."""
         cols = max(1, len(signers))
         col = self.width / cols
         cells: list[list[Any]] = [[Spacer(1, 14 * mm) for _ in signers]]
         cells.append(
-            [
-                Paragraph("<br/>".join(markup(line) for line in lines), self.styles["signature"])
-                for lines in signers
-            ]
+            [[self.cell(line, self.styles["signature"]) for line in lines] for lines in signers]
         )
         table = Table(cells, colWidths=[col] * cols)
         table.setStyle(
@@ -408,7 +543,7 @@ class Document:
         return out
 
 
-def _group_hex(text: str) -> str:
+def group_hex(text: str) -> str:
     """Hex in groups of 8 for reading; anything else unchanged."""
     if text and all(c in "0123456789abcdef" for c in text) and len(text) > 16:
         return " ".join(text[i : i + 8] for i in range(0, len(text), 8))

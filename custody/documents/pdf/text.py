@@ -84,6 +84,33 @@ def markup(text: object) -> str:
     return _xml_escape(plain(text)).replace("\n", "<br/>")
 
 
+class Ident(str):
+    """A value that names something exactly (a bag serial, an event type, a step number, a
+    key, a hash, an id): the documents draw it on one line, smaller if it must be, and never
+    break it inside a token (`custody.documents.pdf.document.FitText`).
+
+    Its tokens are what lies between spaces, '+', '/' and '-' (each keeping the separator
+    that ends it), unless given: `Ident.split_at` for a value whose own field separator also
+    occurs inside a field (a verifier key's base64), `Ident.whole` for one never broken."""
+
+    tokens: tuple[str, ...] | None = None
+
+    @classmethod
+    def split_at(cls, text: str, sep: str, maxsplit: int) -> Ident:
+        """Breakable only after the first `maxsplit` occurrences of `sep`."""
+        fields = text.split(sep, maxsplit)
+        ident = cls(text)
+        ident.tokens = (*(f + sep for f in fields[:-1]), fields[-1])
+        return ident
+
+    @classmethod
+    def whole(cls, text: str) -> Ident:
+        """Never broken (shrunk to fit instead): a hash, a base64 line, a key label."""
+        ident = cls(text)
+        ident.tokens = (text,)
+        return ident
+
+
 # -- styles ----------------------------------------------------------------------------------
 
 
@@ -110,6 +137,7 @@ def paragraph_styles() -> dict[str, ParagraphStyle]:
             leading=14,
             spaceBefore=8,
             spaceAfter=3,
+            keepWithNext=1,  # never a heading alone at the foot of a page
         ),
         "words": ParagraphStyle(
             "words", parent=body, fontName=SANS_BOLD, fontSize=15, leading=19, spaceAfter=1

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 
 from custody.documents.pdf.document import Document, DocumentInfo
+from custody.documents.pdf.text import Ident
 from custody.documents.receipt_payload import encode_payload
 from custody.documents.reports.shared import (
     STATE_TITLES,
@@ -119,8 +120,8 @@ def certificate_pdf(data: dict[str, Any]) -> Document:
             ("Copy destroyed", payload["copy"]),
             ("Method", payload["method"]),
             ("State before", STATE_TITLES.get(payload.get("from_state", ""), "")),
-            ("Ledger event", f"#{e['seq']} pad.destroyed at {e['time']}"),
-            ("Event hash", e["hash"]),
+            ("Ledger event", Ident(f"#{e['seq']} pad.destroyed at {e['time']}")),
+            ("Event hash", Ident(e["hash"])),
         ]
     )
     doc.spacer(3)
@@ -163,24 +164,32 @@ def certificate_pdf(data: dict[str, Any]) -> Document:
             style="small",
         )
     date = "date and time: ____________________"
-    signers = [[a["name"], f"officer · {a['fingerprint']}", date] for a in e["approvers"]]
+    signers = [
+        [f"{a['name']} (officer), key:", Ident(a["fingerprint"]), date] for a in e["approvers"]
+    ]
     signers += [[w, "witness", date] for w in payload.get("witnesses", [])]
+    # What the officers sign and the proof that it is in the ledger stay on one page: a
+    # signature page that could be swapped for another certificate's proves nothing.
     with doc.group():
+        ledger_section(doc, state)
+        bundle = data.get("bundle")
+        if bundle:
+            qr = encode_payload(bundle)
+            doc.qr_code(
+                qr,
+                [
+                    f"Inclusion proof of the destruction event #{e['seq']}.",
+                    "reddoor receipt verify --qr-payload payload.txt --pubkey ledger.vkey",
+                    f"Payload SHA-256: {hashlib.sha256(qr.encode()).hexdigest()[:16]}…",
+                ],
+                size_mm=45,
+            )
         doc.heading("Signatures")
+        doc.paragraph(
+            f"We destroyed the {payload['copy']} copy of pad {p['pad_id_display']} as recorded "
+            f"in event #{e['seq']} above.",
+            style="small",
+        )
         for i in range(0, len(signers), 3):
             doc.signature_lines(signers[i : i + 3])
-    doc.page_break()
-    ledger_section(doc, state)
-    bundle = data.get("bundle")
-    if bundle:
-        qr = encode_payload(bundle)
-        doc.qr_code(
-            qr,
-            [
-                f"Inclusion proof of the destruction event #{e['seq']}.",
-                "reddoor receipt verify --qr-payload payload.txt --pubkey ledger.vkey",
-                f"Payload SHA-256: {hashlib.sha256(qr.encode()).hexdigest()[:16]}…",
-            ],
-            size_mm=50,
-        )
     return doc

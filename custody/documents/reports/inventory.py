@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from custody.documents.pdf.document import Document
+from custody.documents.pdf.text import Ident
 from custody.documents.reports.shared import (
     STATE_TITLES,
     LedgerState,
@@ -60,11 +61,13 @@ def inventory_pdf(data: dict[str, Any]) -> Document:
                 STATE_TITLES.get(p["state"], p["state"]),
                 size_text(p["size"]),
                 f"C: {cust}\nF: {fac}",
-                f"{p['bag_serial'] or '-'}\n{p['holder']}",
+                (Ident(p["bag_serial"] or "-"), p["holder"]),
                 f"{percent(p['used']['w2f'], p['w2f_length'])} / "
                 f"{percent(p['used']['f2w'], p['f2w_length'])}\n{p['queries']} queries",
-                f"#{last.get('seq', '')} {last.get('type', '')}\n"
-                + str(last.get("time", ""))[:16].replace("T", " "),
+                (
+                    Ident(f"#{last.get('seq', '')} {last.get('type', '')}"),
+                    str(last.get("time", ""))[:16].replace("T", " "),
+                ),
             ]
         )
     doc.table(

@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from custody.documents.pdf.document import Document, DocumentInfo
+from custody.documents.pdf.text import Ident
 from custody.documents.reports.shared import LedgerState, document_info, ledger_section
+
+# Rows the exception table offers, each tall enough to write two lines by hand.
+EXCEPTION_ROWS = 6
 
 
 def runsheet_data(state: LedgerState | None, script: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +63,11 @@ def runsheet_pdf(data: dict[str, Any]) -> Document:
     doc.heading("Steps")
     doc.table(
         ["#", "Step", "Activity", "Who confirms", "Initials A", "Initials B", "Time"],
-        [[s["n"], s["title"], s["activity"], s["confirms"], "", "", ""] for s in data["steps"]],
-        col_widths=[0.3, 1.1, 3.7, 1.0, 0.8, 0.8, 0.8],
+        [
+            [Ident(str(s["n"])), s["title"], s["activity"], s["confirms"], "", "", ""]
+            for s in data["steps"]
+        ],
+        col_widths=[0.45, 1.1, 3.45, 1.1, 0.75, 0.75, 0.8],
     )
     with doc.group():
         doc.heading("Tamper-evident bag")
@@ -74,10 +81,24 @@ def runsheet_pdf(data: dict[str, Any]) -> Document:
         )
     with doc.group():
         doc.heading("Exceptions (expected / what happened / decision)")
-        doc.table(
-            ["Step", "Expected", "What happened", "Decision", "Initials"],
-            [["", "", "", "", ""] for _ in range(4)],
-            col_widths=[0.8, 1.6, 2.2, 1.6, 0.8],
+        doc.paragraph(
+            "One row per exception; both officers initial it. Use the back of the sheet when "
+            "these rows are not enough, and say so here.",
+            style="small",
         )
-    doc.signature_lines([["Officer A", "signature, date"], ["Officer B", "signature, date"]])
+        doc.ruled_rows(
+            ["Step", "Expected", "What happened", "Decision", "Initials A / B"],
+            rows=EXCEPTION_ROWS,
+            row_height_mm=14,
+            col_widths=[0.6, 1.6, 2.2, 1.8, 1.1],
+        )
+    with doc.group():
+        doc.heading("Signatures")
+        doc.signature_lines(
+            [
+                ["Officer A", "signature, date"],
+                ["Officer B", "signature, date"],
+                ["Received by (courier or customer)", "name, bag serial, signature, date"],
+            ]
+        )
     return doc

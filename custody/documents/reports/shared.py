@@ -20,6 +20,7 @@ from typing import Any
 
 from custody import merkle
 from custody.documents.pdf.document import Document, DocumentInfo
+from custody.documents.pdf.text import Ident
 from custody.ledger import checkpoint, officers, proofs
 from custody.ledger.chain import Ledger
 from custody.ledger.verify import verify_ledger
@@ -160,11 +161,11 @@ def ledger_section(doc: Document, state: LedgerState) -> None:
         else f"DOES NOT VERIFY: {state.problems[0] if state.problems else '?'}"
     )
     rows: list[tuple[str, object]] = [
-        ("Ledger", state.origin),
+        ("Ledger", Ident(state.origin)),
         ("Verification", verdict),
         ("Events", state.size),
-        ("Tree root", state.root),
-        ("Verifier key", state.vkey),
+        ("Tree root", Ident(state.root)),
+        ("Verifier key", Ident.split_at(state.vkey, "+", 2)),  # origin+key id+base64
     ]
     if state.checkpoint_note:
         rows.append(

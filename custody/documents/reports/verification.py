@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from custody.documents.pdf.document import Document
+from custody.documents.pdf.text import Ident
 from custody.documents.reports.shared import (
     LedgerState,
     document_info,
@@ -60,12 +61,12 @@ def verification_pdf(data: dict[str, Any]) -> Document:
             [
                 c.get("source", ""),
                 c.get("size", ""),
-                c.get("root", ""),
+                Ident(c.get("root", "")),
                 "holds" if c.get("ok") else f"FAILS: {c.get('problem', '')}",
             ]
             for c in state.checkpoints
         ],
-        col_widths=[1.4, 0.5, 3.2, 1.8],
+        col_widths=[1.4, 0.5, 3.6, 1.4],
     )
     doc.heading("Officers and their keys")
     doc.table(
@@ -74,7 +75,7 @@ def verification_pdf(data: dict[str, Any]) -> Document:
             [
                 o["name"],
                 o["role"],
-                o["fingerprint"],
+                Ident(o["fingerprint"]),
                 f"event {o['enrolled_seq']}",
                 "active" if o["active"] else f"retired (event {o['retired_seq']})",
             ]

@@ -64,7 +64,7 @@ def test_ui_thread_keeps_ticking_while_the_wizard_generates_a_pad(
         elif q.kind == "bag_serial":
             station.text_edit.setText("BAG-0064")
         elif (
-            q.kind == "fingerprint" and q.step is not None and q.step.id == "generate"
+            q.kind == "confirm" and q.step is not None and q.step.id == "generate"
         ) and "end" not in window:  # generation is over: the fingerprint is asked
             timer.stop()
             window["end"] = clock.elapsed()

@@ -42,7 +42,11 @@ def drive(qtbot, station, passphrases, *, same_officer_first=False, bag=("BAG-00
             station.text_edit.setText("resume")
             station.answer(True)
         else:
+            if q.kind == "confirm" and q.args.get("fingerprint"):
+                seen["fingerprint"] = station.fingerprint.words.text()
+                seen["fingerprint_questions"] = seen.get("fingerprint_questions", 0) + 1
             if q.kind == "confirm" and q.step is not None:
+                seen["questions"] = [*seen.get("questions", []), q.step.id]
                 seen["summaries"][q.step.id] = (
                     station.summary.text(),
                     station.summary.details.isVisible(),
@@ -83,6 +87,8 @@ def test_whole_practice_ceremony_through_the_wizard(qtbot, facility, practice_ho
     assert out is not None and out.mark == "PRACTICE" and out.bag_serial == "BAG-0042"
     assert seen["same_officer_refused"]
     assert seen["fingerprint"] == out.merkle_root_words.upper()
+    # Step 4 asks once: the words and the generation summary in one question.
+    assert seen["fingerprint_questions"] == 1 and seen["questions"].count("generate") == 1
     assert made == [1]
     check_metrics(prom, out.size)
     check_summaries(seen["summaries"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from custody.pad import usage as pad_usage
 from custody.pad.practice import make_practice_pad
-from custody.pad.status import read_status
+from custody.pad.status import PRIOR_QUERIES, read_status, typical_query_cost
 
 
 def test_estimate_uses_observed_rate_and_cost(tmp_path: Path, isolated_state: Path) -> None:
@@ -22,7 +22,11 @@ def test_estimate_uses_observed_rate_and_cost(tmp_path: Path, isolated_state: Pa
     assert st.queries_per_day == 30  # 30 queries, all today
     left_w2f = st.remaining[next(d for d in st.remaining if d.value == "w2f")]
     left_f2w = st.remaining[next(d for d in st.remaining if d.value == "f2w")]
-    assert st.queries_left == min(left_w2f // 600, left_f2w // 3000)
+    # The observed mean, weighted with PRIOR_QUERIES typical queries (no jump on the first).
+    typ_w2f, typ_f2w = typical_query_cost()
+    w2f = round((PRIOR_QUERIES * typ_w2f + 30 * 600) / (PRIOR_QUERIES + 30))
+    f2w = round((PRIOR_QUERIES * typ_f2w + 30 * 3000) / (PRIOR_QUERIES + 30))
+    assert st.queries_left == min(left_w2f // w2f, left_f2w // f2w)
     assert int(st.days_left) == st.queries_left // 30
     # Explicit figures still win over what was observed.
     given = read_status(ws, queries_per_day=5, bytes_per_query=10_000)
