@@ -67,7 +67,7 @@ class CeremonyPlanPage(QWidget):
         self.labels_for: dict[QWidget, QLabel] = {}
         srow = QHBoxLayout()
         for spec, label in (
-            ("hwrng", "/dev/&hwrng"),
+            ("hwrng", "/dev/h&wrng"),
             ("pkcs11", "HSM R&NG"),
             ("os", "&OS CSPRNG (practice only)"),
         ):

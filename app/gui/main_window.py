@@ -119,14 +119,14 @@ class MainWindow(QMainWindow):
         self.lock_button.clicked.connect(lambda: self.lock("locked by the user"))
         self.quit_button = QPushButton("&Quit", central)
         self.quit_button.clicked.connect(self.close)
-        self.help_button = QPushButton("Help (F1)", central)  # the user guide, in the app
+        self.help_button = QPushButton("&Help (F1)", central)  # the user guide, in the app
         self.help_button.setShortcut(QKeySequence(Qt.Key.Key_F1))
         self.help_button.clicked.connect(self.show_help)
         for button, description in (
             (self.switch_button, "Back to the choice of station (Alt+M)."),
             (self.lock_button, "Lock the station; an officer unlocks it (Alt+L)."),
             (self.quit_button, "Close Red Door (Alt+Q)."),
-            (self.help_button, "The user guide, in a window of its own (F1)."),
+            (self.help_button, "The user guide, in a window of its own (Alt+H or F1)."),
         ):
             button.setAccessibleDescription(description)
         bar.addWidget(self.mode_label, 1)

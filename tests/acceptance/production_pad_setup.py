@@ -66,7 +66,9 @@ def main(root: Path, out: Path) -> None:
         for name, pw in (("alice", "alice passphrase"), ("bob", "bob passphrase!!")):
             (root / f"{name}.pass").write_text(pw + "\n")
         handler = CliHandler(
-            [f"alice={root / 'alice.pass'}", f"bob={root / 'bob.pass'}"], "RD-PROD-1"
+            [f"alice={root / 'alice.pass'}", f"bob={root / 'bob.pass'}"],
+            "RD-PROD-1",
+            receipt_signed=True,  # the officers signed the printed receipt (step 10)
         )
         plan = CeremonyPlan(size=64 << 10, customer_dir=usb, sources=[str(fifo)], split="1:1")
         outcome = Ceremony.begin(oh, plan, handler).run()

@@ -7,7 +7,6 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from app.gui.ceremony_wizard import CeremonyStation
 from app.gui.transfer_dialog import TransferDialog
-from app.gui.widgets import ERROR_TEXT_STYLE
 from app.gui.workers import WorkerRunner
 
 RECORDED = "TEB-2026-000123"
@@ -37,7 +36,7 @@ def test_a_bag_serial_mismatch_is_an_error_next_to_the_field(qtbot, facility, pr
             if q.args["attempt"] == 2 and not q.args["second"]:
                 err = station.prompt_error
                 seen["error"] = err.text()
-                seen["style"] = err.styleSheet()
+                seen["role"] = err.property("role")
                 seen["visible"] = err.isVisible()
                 seen["near"] = err.parentWidget() is station.text_edit.parentWidget()
                 seen["summary"] = station.summary.text()
@@ -56,7 +55,7 @@ def test_a_bag_serial_mismatch_is_an_error_next_to_the_field(qtbot, facility, pr
         runner.stop_all()
         station.shutdown()
     assert "differ" in str(seen["error"]) and seen["visible"] and seen["near"]
-    assert seen["style"] == ERROR_TEXT_STYLE  # red and bold, as every refusal
+    assert seen["role"] == "error"  # the style sheet's error text, as every refusal
     assert "differ" not in str(seen["summary"])
 
 
