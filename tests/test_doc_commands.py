@@ -2,7 +2,7 @@
 the auditor guide's receipt check (the QR code read off the page the guide names).
 
 Each line runs through bash with `reddoor` on PATH (this checkout's code), HOME in a temporary
-directory (so `~/facility` lands there) and `/tmp/pad` moved there too. The only other change
+directory (so `~/facility` lands there) and every `/tmp/NAME` moved there too. The only other change
 is the gateway's port: the README's fixed one may be taken on a shared test machine, so a free
 port replaces it everywhere it appears.
 """
@@ -77,7 +77,8 @@ def test_the_readme_command_line_runs_as_written(shell, tmp_path):
     outputs: dict[str, str] = {}
     try:
         for raw in lines:
-            line = raw.replace("/tmp/pad", str(tmp_path / "pad")).replace("7450", port)
+            line = re.sub(r"/tmp/(\w+)", lambda m: str(tmp_path / m.group(1)), raw)
+            line = line.replace("7450", port)
             command = line.split("  #")[0].rstrip()
             if command.endswith("&"):  # a server: start it, wait until it says it serves
                 proc = subprocess.Popen(

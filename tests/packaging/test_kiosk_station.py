@@ -318,7 +318,9 @@ T={tmp}
 # udev rules are untouched.
 mount -t tmpfs tmpfs $T/mnt
 mkdir $T/mnt/upper $T/mnt/work
-mount -t tmpfs tmpfs /run/udev
+# A machine where udev never ran has no /run/udev: then a fresh /run, private to this namespace.
+if [ -d /run/udev ]; then mount -t tmpfs tmpfs /run/udev
+else mount -t tmpfs tmpfs /run && mkdir /run/udev; fi
 mount -t overlay overlay -o lowerdir=/etc,upperdir=$T/mnt/upper,workdir=$T/mnt/work /etc
 mkdir -p /etc/reddoor /etc/udev/rules.d
 getent group reddoor >/dev/null || echo 'reddoor:x:4242:' >> /etc/group
