@@ -27,12 +27,10 @@ docs/entropy.md ("Metrics") lists the metrics.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import NamedTuple
 
 from ceremony.health_tests import APT_NAME, RCT_NAME, HealthMonitor, HealthTestParameters
 from ceremony.mixer import GenerationState
+from custody.durable_file import replace_atomically
 from custody.errors import StorageError, UsageError
 
 log = logging.getLogger(__name__)
@@ -158,22 +157,9 @@ def check_path(path: Path, what: str = "--metrics-textfile") -> Path:
 def write_textfile(path: Path, text: str) -> None:
     """Replace `path` with `text`: a temporary file beside it (a dot name ending in .tmp, which
     the textfile collector ignores), written, fsynced, made 0644 and renamed over `path`."""
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600, and the process umask is 077
-            view = memoryview(text.encode("utf-8"))
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        replace_atomically(path, text.encode("utf-8"), FILE_MODE, exact_mode=True)
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise StorageError(f"cannot write the metrics textfile {path}: {exc.strerror}") from None
 
 

@@ -32,16 +32,33 @@ def _describe(exc: OSError, path: Path) -> str:
     return f"cannot write {path}: {exc.strerror or exc}"
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True, exact_mode: bool = False
+) -> None:
     """Replace `path` with `data` atomically; durably unless `durable=False`.
 
     Without `durable` the rename is still atomic (readers see old or new content) but a power
     loss may bring back the old content: only for records where lagging behind is safe.
+    `mode` is narrowed by the process umask (077 for the CLI) unless `exact_mode`: then the file
+    has exactly `mode` — for files another service's user must read (metrics textfiles).
+    Raises StorageError; `replace_atomically` is the same with the OSError left to the caller.
     """
+    try:
+        replace_atomically(path, data, mode, durable=durable, exact_mode=exact_mode)
+    except OSError as exc:
+        raise StorageError(_describe(exc, path)) from None
+
+
+def replace_atomically(
+    path: Path, data: bytes, mode: int = 0o600, *, durable: bool = True, exact_mode: bool = False
+) -> None:
+    """`write_atomic` raising the OSError (the temporary file removed)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
+            if exact_mode:
+                os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
@@ -53,10 +70,10 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600, *, durable: bool = 
         os.replace(tmp, path)
         if durable:
             fsync_directory(path.parent)
-    except OSError as exc:
+    except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise StorageError(_describe(exc, path)) from None
+        raise
 
 
 def storage_error(exc: OSError, path: Path) -> StorageError:

@@ -20,15 +20,23 @@ import math
 import re
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from custody.errors import LinkError, UsageError
+from custody.durable_file import replace_atomically
+from custody.errors import LinkError, StorageError, UsageError
 from custody.ledger.health import LedgerSnapshot
 from custody.link.chronicle import LedgerChronicleSink
 from custody.link.gateway import Gateway
@@ -274,16 +282,15 @@ class LedgerCollector(Collector):
 
 def write_textfile(path: str, collectors: list[Collector]) -> None:
     """The collectors' metrics as a node_exporter textfile at `path`, replaced whole (a temporary
-    file in the same directory, then a rename: the collector never reads half a file)."""
-    from prometheus_client import write_to_textfile
-
+    file in the same directory, then a rename: the collector never reads half a file), mode 0644
+    whatever the umask (node_exporter runs as its own user; the file holds no secret)."""
     registry = CollectorRegistry(auto_describe=True)
     for collector in collectors:
         registry.register(collector)
     try:
-        write_to_textfile(path, registry)
+        replace_atomically(Path(path), generate_latest(registry), 0o644, exact_mode=True)
     except OSError as exc:
-        raise UsageError(
+        raise StorageError(
             f"cannot write the metrics textfile {path}: {exc.strerror or exc}"
         ) from None
 

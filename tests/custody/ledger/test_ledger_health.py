@@ -5,6 +5,7 @@ from a real practice home (SoftHSM2 token, SQLCipher file), through `ledger veri
 from __future__ import annotations
 
 import json
+import stat
 import time
 from pathlib import Path
 
@@ -114,6 +115,8 @@ def test_verify_textfile_says_success_then_failure(practice, cli, tmp_path):
     size = json.loads(cli("ledger", "verify", "--json", env=env).stdout)["size"]
     assert m["reddoor_ledger_events"] == size
     assert sorted(p.name for p in prom.parent.iterdir()) == [prom.name]  # no temporary left
+    # node_exporter runs as its own user: readable by all although the CLI's umask is 077.
+    assert stat.S_IMODE(prom.stat().st_mode) == 0o644
 
     # An insider with the database key rewrites event 0: the next verify writes 0 and exits 10.
     conn = ledger_store.open_db(practice / "ledger.db", db_key(practice))
