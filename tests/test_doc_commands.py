@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.ceremony.test_ceremony_support import make_facility, run_ceremony
+from tests.custody.link.fixtures import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,14 +31,6 @@ def _block(doc: str, heading: str) -> list[str]:
     body = re.search(r"```(?:sh)?\n(.*?)```", section, re.S)
     assert body is not None, heading
     return [ln for ln in body.group(1).replace("\\\n", " ").splitlines() if ln.strip()]
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 @pytest.fixture
@@ -72,7 +65,7 @@ def test_the_readme_command_line_runs_as_written(shell, tmp_path):
     lines = _block("README.md", "## Command line")
     assert any("init --home ~/facility" in ln for ln in lines)
     assert any("--home ~/facility ledger verify" in ln for ln in lines)
-    port = str(_free_port())
+    port = str(free_port())
     background: list[subprocess.Popen[str]] = []
     outputs: dict[str, str] = {}
     try:
@@ -135,7 +128,7 @@ def test_address_in_use_says_to_choose_another_with_listen(shell):
     port = held.getsockname()[1]
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
-    router_port = _free_port()
+    router_port = free_port()
     router = subprocess.Popen(
         ["bash", "-c", f"exec reddoor router --listen tcp/127.0.0.1:{router_port}"],
         cwd=shell.home,

@@ -19,7 +19,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QVBoxLayout,
@@ -27,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.facility import Facility
-from app.gui.officer_dialogs import TwoOfficerDialog, _passphrase_edit
-from app.gui.widgets import PlainLabel, error_label, error_text
+from app.gui.officer_dialogs import TwoOfficerDialog, passphrase_edit
+from app.gui.widgets import PlainLabel, error_label, error_text, ok_cancel_buttons
 from app.gui.workers import WorkerRunner
 from custody.ledger.officer_rules import ROLES
 from custody.ledger.officers import MIN_PASSPHRASE_CHARS, NAME_PATTERN
@@ -65,8 +64,8 @@ class EnrolDialog(QDialog):
         self.name_edit.setMaxLength(64)
         self.role_combo = QComboBox(self)
         self.role_combo.addItems(list(ROLES))
-        self.pass_edit = _passphrase_edit(self)
-        self.pass_again = _passphrase_edit(self)
+        self.pass_edit = passphrase_edit(self)
+        self.pass_again = passphrase_edit(self)
         form.addRow("Name", self.name_edit)
         form.addRow("Role", self.role_combo)
         form.addRow("Passphrase", self.pass_edit)
@@ -74,12 +73,7 @@ class EnrolDialog(QDialog):
         lay.addLayout(form)
         self.error = error_label(self)
         lay.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Next…")
-        self.buttons.accepted.connect(self.try_accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, self.try_accept, "Next…")
         lay.addWidget(self.buttons)
 
     def validate(self) -> str | None:

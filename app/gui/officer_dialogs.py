@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.widgets import PlainLabel, describe, error_label, error_text
+from app.gui.widgets import PlainLabel, describe, error_label, error_text, ok_cancel_buttons
 from app.gui.workers import WorkerRunner
 
 Approvers = list[tuple[str, str]]
 
 
-def _passphrase_edit(parent: QWidget) -> QLineEdit:
+def passphrase_edit(parent: QWidget) -> QLineEdit:
     edit = QLineEdit(parent)
     edit.setEchoMode(QLineEdit.EchoMode.Password)
     edit.setAttribute(Qt.WidgetAttribute.WA_InputMethodEnabled, False)
@@ -66,7 +66,7 @@ class TwoOfficerDialog(QDialog):
             combo.addItems(list(officer_names))
             if len(officer_names) > i:
                 combo.setCurrentIndex(i)
-            pw = _passphrase_edit(box)
+            pw = passphrase_edit(box)
             pw.setObjectName(f"passphrase{i}")
             describe(combo, f"{label}'s name", f"{label} chooses their own name.")
             describe(pw, f"{label}'s passphrase", f"{label} types their own passphrase.")
@@ -77,12 +77,7 @@ class TwoOfficerDialog(QDialog):
             lay.addWidget(box)
         self.error = error_label(self)
         lay.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Approve")
-        self.buttons.accepted.connect(self.try_accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, self.try_accept, "&Approve")
         lay.addWidget(self.buttons)
         self.for_names(officer_names)
 
@@ -168,7 +163,7 @@ class OfficerPassphraseDialog(QDialog):
         self.name = QComboBox(self)
         self.name.setEditable(not officer_names)
         self.name.addItems(list(officer_names))
-        self.passphrase = _passphrase_edit(self)
+        self.passphrase = passphrase_edit(self)
         describe(self.name, "Officer", "The officer's own name.")
         describe(self.passphrase, "Passphrase", "The officer's own passphrase; Enter checks it.")
         if ask_name:
@@ -179,11 +174,7 @@ class OfficerPassphraseDialog(QDialog):
         lay.addLayout(form)
         self.error = error_label(self, None)
         lay.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.accepted.connect(self.try_accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, self.try_accept)
         lay.addWidget(self.buttons)
 
     def try_accept(self) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLineEdit,
     QVBoxLayout,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.style import set_role
-from app.gui.widgets import PlainLabel, describe, error_label
+from app.gui.widgets import PlainLabel, describe, error_label, ok_cancel_buttons
 
 MAX_SERIAL = 64
 MAX_NAME = 120
@@ -129,12 +128,7 @@ class TransferDialog(QDialog):
         lay.addWidget(self.warning)
         self.error = error_label(self)
         lay.addWidget(self.error)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Next: two officers…")
-        self.buttons.accepted.connect(self.try_accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, self.try_accept, "&Next: two officers…")
         lay.addWidget(self.buttons)
         self.serial_edit.textChanged.connect(self._check_serial)
         self.serial_again.textChanged.connect(self._check_serial)

@@ -8,10 +8,13 @@ rich text for a QLabel whose text looks like HTML, and rich text can load images
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QFont, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFrame,
     QLabel,
     QMessageBox,
@@ -261,3 +264,18 @@ def show_error(parent: QWidget | None, title: str, exc: BaseException | str) -> 
 
 def error_text(exc: BaseException) -> str:
     return getattr(exc, "message", None) or f"internal error ({type(exc).__name__}); see the log"
+
+
+def ok_cancel_buttons(
+    dialog: QDialog, accept: Callable[[], None], ok_text: str | None = None
+) -> QDialogButtonBox:
+    """A dialog's OK/Cancel row: OK (saying `ok_text`, if given) calls `accept`, which checks
+    the input and accepts only if it holds; Cancel rejects."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog
+    )
+    if ok_text is not None:
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons

@@ -355,19 +355,7 @@ def open_frame(copy: PadCopy, data: bytes) -> Message:
         _done_with(pad)
         if consumed:
             copy.zeroize(offset, range_len)
-    compressed = bool(flags & FLAG_COMPRESSED)
-    if compressed:
-        payload = _inflate(payload)
-    return Message(
-        _KIND_OF[kind],
-        payload,
-        msg_id,
-        seq,
-        bool(flags & FLAG_FINAL),
-        offset,
-        range_len,
-        compressed,
-    )
+    return _message(kind, flags, seq, msg_id, payload, offset, range_len, FrameMode.OTP)
 
 
 def _check_policy(policy: FramePolicy, h: Header) -> None:
@@ -439,6 +427,20 @@ def _open_keyed(copy: PadCopy, h: Header, data: bytes) -> Message:
     if plain.count(0, end) != len(plain) - end:  # the padding must be zeros
         raise FrameRejected("bad-inner", "authenticated frame has malformed padding or length")
     payload = plain[INNER_LEN:end]
+    return _message(kind, flags, seq, msg_id, payload, h.offset, consumed, FrameMode.PAD_KEYED)
+
+
+def _message(
+    kind: int,
+    flags: int,
+    seq: int,
+    msg_id: bytes,
+    payload: bytes,
+    offset: int,
+    range_len: int,
+    mode: FrameMode,
+) -> Message:
+    """The opened frame: its payload inflated if the compressed flag says so."""
     compressed = bool(flags & FLAG_COMPRESSED)
     if compressed:
         payload = _inflate(payload)
@@ -448,10 +450,10 @@ def _open_keyed(copy: PadCopy, h: Header, data: bytes) -> Message:
         msg_id,
         seq,
         bool(flags & FLAG_FINAL),
-        h.offset,
-        consumed,
+        offset,
+        range_len,
         compressed,
-        FrameMode.PAD_KEYED,
+        mode,
     )
 
 

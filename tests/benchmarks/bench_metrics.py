@@ -11,7 +11,6 @@ Run: `python -m tests.benchmarks.bench_metrics`.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import tempfile
 import threading
@@ -23,19 +22,11 @@ from custody.link.workstation import WorkstationClient
 from custody.link.zenoh_transport import LinkConfig, Transport
 from custody.pad.practice import make_practice_pad
 from custody.pad.store import open_pad_dir
-from tests.custody.link.fixtures import free_endpoint, spawn, stop
+from tests.custody.link.fixtures import free_endpoint, free_port, spawn, stop
 
 N = 2000
 ROUNDS = 3
 SCRAPE_INTERVAL = 0.2
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 def _scraper(port: int, done: threading.Event, count: list[int]) -> None:
@@ -50,7 +41,7 @@ def _round(ep: str, base: Path, metrics: bool) -> tuple[list[float], int]:
     base = base / f"round-{len(list(base.glob('round-*')))}"
     make_practice_pad(base / "p", 64 << 20)
     extra: list[str] = []
-    port = _free_port()
+    port = free_port()
     if metrics:
         extra = ["--metrics", f"tcp/127.0.0.1:{port}"]
     gw = spawn(

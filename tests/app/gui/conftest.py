@@ -32,3 +32,14 @@ def facility(practice_home):
 @pytest.fixture
 def settings() -> InstallSettings:
     return InstallSettings(idle_lock_seconds=10)
+
+
+def shown_station(qtbot, facility: Facility, runner):
+    """A ceremony station shown as a person first sees it: its officers' names loaded."""
+    from app.gui.ceremony_wizard import CeremonyStation
+
+    station = CeremonyStation(runner, facility)
+    qtbot.addWidget(station)
+    station.show()
+    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    return station

@@ -3,19 +3,16 @@ are gone at step 5, verification's at steps 8 to 10."""
 
 from __future__ import annotations
 
-from app.gui.ceremony_wizard import CeremonyStation
 from app.gui.workers import WorkerRunner
 from ceremony.steps import STEPS
+from tests.app.gui.conftest import shown_station
 
 
 def test_progress_of_an_earlier_step_is_not_shown_in_a_later_one(qtbot, facility, practice_home):
     _home, first = practice_home
     names = list(first.passphrases)
     runner = WorkerRunner()
-    station = CeremonyStation(runner, facility)
-    qtbot.addWidget(station)
-    station.show()
-    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    station = shown_station(qtbot, facility, runner)
     station.start()
     titles = {s.id: s.title for s in STEPS}
     shown: list[tuple[str, bool, str]] = []  # (active step, label visible, label text)

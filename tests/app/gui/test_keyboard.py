@@ -141,14 +141,11 @@ def test_first_start_ceremony_and_question_with_the_keyboard_only(qtbot, tmp_pat
 
 def test_escape_never_stops_a_ceremony(qtbot, facility, practice_home) -> None:
     """ "Stop ceremony" asks first; Escape and Enter answer "go on"."""
-    from app.gui.ceremony_wizard import CeremonyStation
     from app.gui.workers import WorkerRunner
+    from tests.app.gui.conftest import shown_station
 
     runner = WorkerRunner()
-    st = CeremonyStation(runner, facility)
-    qtbot.addWidget(st)
-    st.show()
-    qtbot.waitUntil(lambda: st._names_cache is not None, timeout=10000)
+    st = shown_station(qtbot, facility, runner)
     st.start()
     qtbot.waitUntil(lambda: st.question is not None, timeout=30000)
     for key in (KEY.Key_Escape, KEY.Key_Return):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.gui.ceremony_wizard import CeremonyStation
 from app.gui.transfer_dialog import TransferDialog
 from app.gui.workers import WorkerRunner
+from tests.app.gui.conftest import shown_station
 
 RECORDED = "TEB-2026-000123"
 
@@ -16,10 +16,7 @@ def test_a_bag_serial_mismatch_is_an_error_next_to_the_field(qtbot, facility, pr
     _home, first = practice_home
     names = list(first.passphrases)
     runner = WorkerRunner()
-    station = CeremonyStation(runner, facility)
-    qtbot.addWidget(station)
-    station.show()
-    qtbot.waitUntil(lambda: station._names_cache is not None, timeout=10000)
+    station = shown_station(qtbot, facility, runner)
     station.start()
     serials = ["BAG-1", "BAG-2", "BAG-3", "BAG-3"]  # the first pair differs
     seen: dict[str, object] = {}

@@ -19,12 +19,17 @@ from custody.pad import frame
 REPO = Path(__file__).resolve().parents[3]
 
 
-def free_endpoint() -> str:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    port = int(s.getsockname()[1])
     s.close()
-    return f"tcp/127.0.0.1:{port}"
+    return port
+
+
+def free_endpoint() -> str:
+    return f"tcp/127.0.0.1:{free_port()}"
 
 
 def spawn(*args: str, ready: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

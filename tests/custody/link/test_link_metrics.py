@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -24,17 +23,9 @@ from custody.link.zenoh_transport import LinkConfig, Transport
 from custody.pad.manifest import Direction
 from custody.pad.store import read_manifest
 from tests.custody.link.diode_site import DiodeSite, results, wait_until
-from tests.custody.link.fixtures import free_endpoint, spawn, stop
+from tests.custody.link.fixtures import free_endpoint, free_port, spawn, stop
 
 MARKER = "zqx-MARKER-7e1f"  # in every question, and so (echo) in every answer
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
 
 
 def scrape(port: int) -> str:
